@@ -1,0 +1,49 @@
+"""The ``bench`` command line: one module per command (asv style)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from bench.errors import BenchError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark deep-learning hyper-parameters and HPO libraries on MNIST / Fashion-MNIST.",
+    pretty_exceptions_enable=False,
+)
+
+from bench.cli import (  # noqa: E402,F401  (each module registers its command)
+    all_cmd,
+    compact_cmd,
+    list_cmd,
+    run_cmd,
+)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

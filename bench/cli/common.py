@@ -1,0 +1,139 @@
+"""What ``bench run`` and ``bench all`` share: resolve inputs, run studies, summarise."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from bench import paths
+from bench.cli.progress import RichReporter, console
+from bench.errors import BenchError
+from bench.store import ResultStore
+from bench.studies import REGISTRY, Study, get_profile
+from bench.studies.runner import Outcome, StopFlag, StudyRunner
+
+ProfileOpt = typer.Option("smoke", "--profile", "-p", help="smoke | quick | paper | full")
+SeedsOpt = typer.Option(None, "--seeds", "-s", help="Seeds per configuration (default: profile's)")
+ResultsOpt = typer.Option(None, "--results", "-r", help="Result set directory "
+                          "(default: data_cache/results/<profile>-<machine>)")
+DataDirOpt = typer.Option(None, "--data-dir", help="Folder with mnist/ and fashion-mnist/ "
+                          "IDX files (default: $BENCH_DATA_DIR, then data_cache/datasets)")
+WorkersOpt = typer.Option(1, "--workers", "-w", help="Parallel training processes (0 = auto)")
+ForceOpt = typer.Option(False, "--force", help="Re-run configurations already stored")
+ExecutorOpt = typer.Option("local", "--executor", help="local | ray")
+AddressOpt = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)")
+GpusOpt = typer.Option(0.0, "--gpus-per-run", help="Fractional GPUs per Ray task")
+
+
+def default_results(profile: str) -> Path:
+    from bench.manifest import machine_slug
+
+    return paths.results_root() / f"{profile}-{machine_slug()}"
+
+
+def resolve_studies(names: list[str]) -> list[Study]:
+    return [REGISTRY.get(n) for n in names]
+
+
+def check_datasets(studies: list[Study], data_dir: Path | None) -> dict[str, Any]:
+    """Load (and verify) every dataset the studies need, before anything is written."""
+    from bench import data
+
+    out = {}
+    for name in sorted({s.base.get("dataset", "fashion_mnist") for s in studies}):
+        ds = data.load(name, data_dir)
+        out[name] = {"source": ds.source, "sha256": ds.sha256, "verified": ds.verified}
+    return out
+
+
+def execute(studies: list[Study], profile_name: str, seeds: int | None, results: Path | None,
+            data_dir: Path | None, workers: int, force: bool, executor_name: str = "local",
+            address: str | None = None, gpus_per_run: float = 0.0,
+            command: str = "run", extra: dict[str, Any] | None = None) -> Outcome:
+    """Run ``studies`` into a result set; returns the outcome (the caller sets the exit code)."""
+    profile = get_profile(profile_name)
+    n_seeds = seeds if seeds is not None else profile.seeds
+    if n_seeds < 1:
+        raise BenchError(f"--seeds must be >= 1, got {n_seeds}")
+    if data_dir is not None:
+        os.environ["BENCH_DATA_DIR"] = str(data_dir)
+    datasets = check_datasets(studies, data_dir)
+    results = results or default_results(profile.name)
+    store = ResultStore(results)
+    from bench.executor import default_workers, make_executor
+    from bench.manifest import environment
+    from bench.options import EngineOptions
+
+    workers = workers or default_workers()
+    options = EngineOptions(data_dir=str(data_dir) if data_dir else None)
+    executor = make_executor(executor_name, workers, options, address=address,
+                             gpus_per_run=gpus_per_run)
+    session = {"id": uuid.uuid4().hex[:12], "command": command, "profile": profile.name,
+               "seeds": n_seeds, "studies": [s.name for s in studies], "workers": workers,
+               "executor": executor_name, "started": time.time(), **(extra or {})}
+    env = environment()
+    store.update_manifest(session=session, datasets=datasets, **env)
+    console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={n_seeds} "
+                  f"workers={workers} backend={env['keras_backend']}")
+    runner = StudyRunner(store, executor, profile, n_seeds, force, None)
+    try:
+        with StopFlag() as stop, RichReporter() as reporter:
+            runner.reporter = reporter
+            for study in studies:
+                if stop.stop:
+                    runner.outcome.interrupted = True
+                    break
+                if study.kind == "hpo":
+                    from bench.hpo.runner import run_hpo_study
+
+                    run_hpo_study(study, runner, stop, extra or {})
+                else:
+                    runner.run(study, stop)
+    finally:
+        executor.close()
+        counts = store.compact()
+        session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
+                       interrupted=runner.outcome.interrupted)
+        store.update_manifest(session=session)
+    _derive(store)
+    summarize(runner.outcome, counts, store.root)
+    return runner.outcome
+
+
+def _derive(store: ResultStore) -> None:
+    """Statistics, claims and paper-vs-measured tables, when the report stage exists."""
+    try:
+        from bench.report import build_report
+    except ImportError:
+        return
+    build_report(store)
+
+
+def summarize(outcome: Outcome, counts: dict[str, int], root: Path) -> None:
+    table = Table(title="summary", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for status, n in sorted(outcome.ran.items()):
+        table.add_row(f"ran: {status}", str(n))
+    table.add_row("already stored (skipped)", str(outcome.skipped))
+    for name, n in counts.items():
+        table.add_row(f"rows in {name}", str(n))
+    console.print(table)
+    for run in outcome.failed[:10]:
+        console.print(f"[red]{run['status']}[/] {run['study']} {run['run_id']}: {run.get('error')}")
+    if outcome.interrupted:
+        console.print("[yellow]interrupted[/]: finished runs are stored; run the same command "
+                      "again to complete the result set")
+    console.print(f"results in {root}")
+
+
+def exit_code(outcome: Outcome) -> int:
+    if outcome.interrupted:
+        return 130
+    return 1 if outcome.failed else 0

@@ -1,0 +1,203 @@
+"""Stage 3 — engine: train one ``RunSpec`` with Keras 3 and return its record.
+
+The record is plain data (``run`` row, tidy ``epochs`` rows, per-class metrics, confusion
+counts, the first test predictions) that the store writes as one file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import logging  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench import data, models  # noqa: E402
+from bench.options import EngineOptions, gpu_available  # noqa: E402,F401
+from bench.spec import RunSpec  # noqa: E402
+from bench.vocab import OPTIMIZERS  # noqa: E402
+
+N_PREDICTIONS = 40  # test images kept with their predictions (the papers' image grid)
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    cls_name, _, extra = OPTIMIZERS[name]
+    return getattr(keras.optimizers, cls_name)(learning_rate=learning_rate, **extra)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Per-epoch training seconds (validation excluded) and divergence detection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self.logs: list[dict[str, float]] = []
+        self.diverged_epoch: int | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+        self._val = 0.0
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        self._val += time.perf_counter() - self._val_start
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start - self._val)
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.logs.append(logs)
+        if not math.isfinite(logs.get("loss", 0.0)):
+            self.diverged_epoch = epoch + 1
+            self.model.stop_training = True
+
+
+def _per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for k, name in enumerate(classes):
+        tp = int(np.sum((y_pred == k) & (y_true == k)))
+        support = int(np.sum(y_true == k))
+        predicted = int(np.sum(y_pred == k))
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({"class_index": k, "class_name": name, "precision": precision,
+                     "recall": recall, "f1": f1, "support": support})
+    return rows
+
+
+def _base_row(spec: RunSpec, run_id: str) -> dict[str, Any]:
+    arch = spec.architecture()
+    row = {
+        "run_id": run_id,
+        "config_hash": spec.config_hash(),
+        "study": spec.study,
+        "dataset": spec.dataset,
+        "model": spec.model,
+        "model_kind": arch["kind"],
+        "arch": arch,
+        "seed": spec.seed,
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+        "effective_batch_size": spec.effective_batch_size,
+        "optimizer": spec.optimizer,
+        "learning_rate": spec.effective_learning_rate,
+        "activation": arch.get("activation", "linear"),
+        "initializer": arch.get("initializer", "glorot_uniform"),
+        "fraction": spec.fraction,
+        "validation": spec.validation,
+        "test_fraction": spec.test_fraction,
+        "precision": spec.precision,
+        "factors": dict(spec.factors),
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+    }
+    return row
+
+
+def run(spec: RunSpec, options: EngineOptions | None = None) -> dict[str, Any]:
+    """Train ``spec`` and return its record; never raises for a failing run."""
+    options = options or EngineOptions()
+    run_id = spec.config_hash()
+    row = _base_row(spec, run_id)
+    record: dict[str, Any] = {"run": row, "epochs": [], "classes": [], "confusion": [],
+                              "predictions": []}
+    started = time.time()
+    try:
+        _train(spec, options, record)
+    except Exception as exc:  # one bad run must not stop a sweep
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                   traceback=traceback.format_exc(limit=5))
+    row["started_at"] = started
+    row["wall_seconds"] = time.time() - started
+    return record
+
+
+def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> None:
+    row = record["run"]
+    ds = data.load(spec.dataset, options.data_dir)
+    split = data.make_split(ds, spec.fraction, spec.seed, spec.validation, spec.test_fraction)
+    keras.utils.set_random_seed(spec.seed)
+    keras.config.set_dtype_policy(spec.precision)
+    try:
+        model = models.build(spec.architecture())
+    finally:
+        keras.config.set_dtype_policy("float32")
+    arch = spec.architecture()
+    batch = spec.effective_batch_size
+    jit = options.jit_for(arch["kind"])
+    model.compile(
+        optimizer=make_optimizer(spec.optimizer, spec.effective_learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit,
+        steps_per_execution=options.steps_for(len(split.y_train), batch),
+    )
+    row.update(params=int(model.count_params()), n_train=int(len(split.y_train)),
+               n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit)
+    timer = _EpochTimer()
+    fit_start = time.perf_counter()
+    model.fit(
+        split.x_train, split.y_train, batch_size=batch, epochs=spec.epochs,
+        validation_data=(split.x_val, split.y_val), validation_batch_size=options.eval_batch_size,
+        shuffle=True, verbose=0, callbacks=[timer],
+    )
+    row["fit_seconds"] = time.perf_counter() - fit_start
+    row["train_seconds"] = float(sum(timer.seconds))
+    for epoch, (logs, secs) in enumerate(zip(timer.logs, timer.seconds, strict=True), start=1):
+        for split_name, prefix in (("train", ""), ("val", "val_")):
+            for metric in ("loss", "accuracy"):
+                if prefix + metric in logs:
+                    record["epochs"].append({"epoch": epoch, "split": split_name, "metric": metric,
+                                             "value": logs[prefix + metric]})
+        record["epochs"].append({"epoch": epoch, "split": "train", "metric": "seconds",
+                                 "value": secs})
+    row["epochs_completed"] = len(timer.logs)
+    if timer.diverged_epoch is not None:
+        row.update(status="diverged", diverged_epoch=timer.diverged_epoch,
+                   error=f"loss became non-finite in epoch {timer.diverged_epoch}")
+        return
+    eval_start = time.perf_counter()
+    probs = np.asarray(model.predict(split.x_test, batch_size=options.eval_batch_size, verbose=0),
+                       dtype=np.float64)
+    row["eval_seconds"] = time.perf_counter() - eval_start
+    if not np.all(np.isfinite(probs)):
+        row.update(status="diverged", diverged_epoch=len(timer.logs),
+                   error="non-finite predictions")
+        return
+    y_true = split.y_test
+    y_pred = probs.argmax(axis=1)
+    picked = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
+    row.update(
+        status="ok",
+        test_accuracy=float(np.mean(y_pred == y_true)),
+        test_loss=float(-np.mean(np.log(picked))),
+        final_train_loss=timer.logs[-1].get("loss"),
+        final_train_accuracy=timer.logs[-1].get("accuracy"),
+        final_val_loss=timer.logs[-1].get("val_loss"),
+        final_val_accuracy=timer.logs[-1].get("val_accuracy"),
+    )
+    classes = data.dataset_info(spec.dataset).classes
+    record["classes"] = _per_class(y_true, y_pred, classes)
+    row["macro_f1"] = float(np.mean([c["f1"] for c in record["classes"]]))
+    counts = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(counts, (y_true, y_pred), 1)
+    record["confusion"] = [
+        {"true": int(t), "pred": int(p), "count": int(counts[t, p])}
+        for t in range(10) for p in range(10) if counts[t, p]
+    ]
+    record["predictions"] = [
+        {"index": i, "true": int(y_true[i]), "pred": int(y_pred[i]),
+         "confidence": float(probs[i, y_pred[i]])}
+        for i in range(min(N_PREDICTIONS, len(y_true)))
+    ]

@@ -1,0 +1,109 @@
+"""A run specification: everything that determines one training run, and its hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from bench.errors import BenchError, unknown_name
+from bench.vocab import (
+    ACTIVATIONS,
+    DEFAULT_BATCH_SIZE,
+    INITIALIZERS,
+    OPTIMIZERS,
+    resolve_arch,
+)
+
+DATASETS = ("mnist", "fashion_mnist")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run. ``None`` means "the framework default" and is stored as such."""
+
+    study: str
+    dataset: str = "fashion_mnist"
+    model: str = "mlp_512_128_32"  # a preset name, or a label when ``arch`` is given
+    arch: dict[str, Any] | None = None  # architecture overrides on top of the preset
+    activation: str | None = None
+    initializer: str | None = None
+    optimizer: str = "rmsprop"
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    epochs: int = 5
+    seed: int = 0
+    fraction: float = 1.0
+    validation: str = "test"
+    test_fraction: float = 1.0
+    precision: str = "float32"
+    factors: dict[str, Any] = field(default_factory=dict)  # the study's own factor columns
+
+    def architecture(self) -> dict[str, Any]:
+        """The full architecture dict (preset + overrides + activation/initializer)."""
+        base = resolve_arch(self.model) if self.arch is None or "kind" not in self.arch else {}
+        base.update(self.arch or {})
+        if self.activation is not None:
+            base["activation"] = self.activation
+        if self.initializer is not None:
+            base["initializer"] = self.initializer
+        return base
+
+    @property
+    def effective_batch_size(self) -> int:
+        return self.batch_size or DEFAULT_BATCH_SIZE
+
+    @property
+    def effective_learning_rate(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return OPTIMIZERS[self.optimizer][1]
+
+    def config_hash(self) -> str:
+        """Stable 16-hex-digit hash of everything that changes the result."""
+        payload = asdict(self)
+        payload["arch"] = self.architecture()
+        blob = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def validate(self) -> RunSpec:
+        """Raise a BenchError naming the bad field; return self."""
+        if self.dataset not in DATASETS:
+            raise unknown_name("dataset", self.dataset, DATASETS)
+        if self.optimizer not in OPTIMIZERS:
+            raise unknown_name("optimizer", self.optimizer, list(OPTIMIZERS))
+        arch = self.architecture()
+        if arch.get("activation", "linear") not in ACTIVATIONS:
+            raise unknown_name("activation", arch["activation"], ACTIVATIONS)
+        if arch.get("initializer", "glorot_uniform") not in INITIALIZERS:
+            raise unknown_name("initializer", arch["initializer"], INITIALIZERS)
+        if arch.get("kind") not in ("mlp", "cnn"):
+            raise BenchError(f"model {self.model!r}: unknown kind {arch.get('kind')!r}")
+        if not 0 < self.fraction <= 1 or not 0 < self.test_fraction <= 1:
+            raise BenchError("fraction and test_fraction must be in (0, 1]")
+        if self.epochs < 1:
+            raise BenchError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise BenchError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise BenchError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.precision not in ("float32", "mixed_bfloat16", "mixed_float16"):
+            raise BenchError(f"unknown precision {self.precision!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(data) - names)
+        if bad:
+            raise BenchError(
+                f"unknown run field(s) {', '.join(bad)}; valid: {', '.join(sorted(names))}"
+            )
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> RunSpec:
+        return replace(self, **changes)

@@ -1,0 +1,148 @@
+"""The built-in studies of the five source papers, declared as data.
+
+``fmnist_dnn_hparams`` stages before their own use the framework defaults (Keras ``Dense``:
+linear activation, glorot_uniform; ``compile``: rmsprop; ``fit``: batch 32) and, as in the
+paper's greedy chain, each stage inherits the winner of the stages before it (measured here;
+the paper's winner when the upstream study has no results yet). The chain starts from the
+paper's architecture 512-128-32 so that tables 2-6 compare like with like.
+"""
+
+from __future__ import annotations
+
+from bench.studies.registry import Factor, Registry, Stage, Study
+from bench.vocab import ACTIVATIONS, INITIALIZERS, KERAS2_LEARNING_RATES
+
+REGISTRY = Registry()
+DNN = "fmnist_dnn_hparams"
+DNN_BASE = {"dataset": "fashion_mnist", "model": "mlp_512_128_32", "epochs": 5,
+            "validation": "test"}
+CURVE_EPOCHS = 20  # figure 2 of fmnist_dnn_hparams: curves over 20 epochs; tables at epoch 5
+
+
+def _dnn_optimizer(name: str) -> dict:
+    level = {"label": name, "optimizer": name}
+    if name in KERAS2_LEARNING_RATES:
+        level["learning_rate"] = KERAS2_LEARNING_RATES[name]
+    return level
+
+
+REGISTRY.add(Study(
+    name="optimizers_mlp",
+    title="Four optimizers on a Fashion-MNIST MLP 300-100",
+    source="fmnist_mlp_optimizers",
+    paper_table="classification_report",
+    base={"dataset": "fashion_mnist", "model": "mlp_300_100", "epochs": 30,
+          "validation": "holdout:5000"},
+    factors=(Factor("optimizer", ("sgd", "momentum", "rmsprop", "adam")),),
+    description="55k train / first 5k as validation / 10k test, Keras default learning rates.",
+))
+
+REGISTRY.add(Study(
+    name="architecture",
+    title="Hidden layers: the pyramid growing search",
+    source=DNN,
+    paper_table="table1_architecture",
+    base={**DNN_BASE, "model": "mlp_growing", "arch": {"kind": "mlp", "hidden": []}},
+    stages=(
+        Stage("layer1_units", tuple(2**n for n in range(1, 10))),
+        Stage("layer2_units", (64, 128, 256, 512)),
+        Stage("layer3_units", (16, 32, 64, 128)),
+        Stage("layer4_units", (16,)),
+    ),
+    description="Layer 1 grows 2..512 units; each next layer is added on the best network so far.",
+))
+
+REGISTRY.add(Study(
+    name="initializers",
+    title="Weight initializers",
+    source=DNN,
+    paper_table="table2_initializers",
+    base={**DNN_BASE, "epochs": CURVE_EPOCHS},
+    factors=(Factor("initializer", INITIALIZERS),),
+    report_epoch=5,
+))
+
+REGISTRY.add(Study(
+    name="activations",
+    title="Activation functions",
+    source=DNN,
+    paper_table="table3_activations",
+    base={**DNN_BASE, "epochs": CURVE_EPOCHS},
+    factors=(Factor("activation", ACTIVATIONS),),
+    inherits={"initializers": "he_normal"},
+    report_epoch=5,
+))
+
+REGISTRY.add(Study(
+    name="optimizers",
+    title="Optimizers (Keras 2 default learning rates, as the paper ran)",
+    source=DNN,
+    paper_table="table4_optimizers",
+    base={**DNN_BASE, "epochs": CURVE_EPOCHS},
+    factors=(Factor("optimizer", tuple(_dnn_optimizer(o) for o in (
+        "sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam"))),),
+    inherits={"initializers": "he_normal", "activations": "selu"},
+    report_epoch=5,
+))
+
+REGISTRY.add(Study(
+    name="optimizers_lr",
+    title="Optimizers with a tuned learning rate (a fair ranking)",
+    source=DNN,
+    paper_table=None,
+    base=DNN_BASE,
+    factors=(
+        Factor("optimizer", ("sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam")),
+        Factor("learning_rate", (1e-4, 1e-3, 1e-2, 1e-1)),
+    ),
+    inherits={"initializers": "he_normal", "activations": "selu"},
+    description="Each optimizer on a log grid of learning rates; the site ranks them by their "
+    "best rate and by their default rate.",
+))
+
+REGISTRY.add(Study(
+    name="batch_size",
+    title="Batch size",
+    source=DNN,
+    paper_table="table5_batch_size",
+    base=DNN_BASE,
+    factors=(Factor("batch_size", (None, 512, 256, 128, 64, 32, 16)),),
+    inherits={"initializers": "he_normal", "activations": "selu", "optimizers": "adamax"},
+))
+
+REGISTRY.add(Study(
+    name="epochs",
+    title="Number of epochs",
+    source=DNN,
+    paper_table="table6_epochs",
+    base={**DNN_BASE, "epochs": 50},
+    curve=(5, 10, 20, 30, 50),
+    inherits={"initializers": "he_normal", "activations": "selu", "optimizers": "adamax",
+              "batch_size": "128"},
+    description="One 50-epoch run per seed; the test accuracy after e epochs is read off its "
+    "per-epoch curve (constant learning rate, evaluation every epoch: the same as a run of e "
+    "epochs with the same seed).",
+))
+
+REGISTRY.add(Study(
+    name="keras_models",
+    title="Three small Keras MLPs on MNIST",
+    source="mnist_keras_models",
+    paper_table="readme",
+    base={"dataset": "mnist", "optimizer": "adam", "validation": "test"},
+    factors=(Factor("model", (
+        {"label": "model_1", "model": "model_1", "epochs": 30},
+        {"label": "model_2", "model": "model_2", "epochs": 40},
+        {"label": "model_3", "model": "model_3", "epochs": 20},
+    )),),
+))
+
+REGISTRY.add(Study(
+    name="cnn_manual",
+    title="The manual CNN baseline (batch 32, kernel 3, conv 32/64, hidden 512)",
+    source="mnist_cnn_optuna_hyperopt",
+    paper_table="fig3_manual",
+    base={"dataset": "mnist", "model": "cnn_manual", "optimizer": "adam", "batch_size": 32,
+          "epochs": 75, "validation": "test"},
+    factors=(Factor("tuning", ("manual",), field=""),),
+))

@@ -1,0 +1,168 @@
+"""Studies as data: factors and levels that expand into run specifications, and profiles."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.errors import BenchError, unknown_name
+from bench.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much of each study to run: data, epochs, seeds, trials."""
+
+    name: str
+    description: str
+    data_scale: float = 1.0  # multiplies every study's dataset fraction
+    epoch_scale: float = 1.0  # multiplies every study's epoch count
+    max_epochs: int | None = None
+    seeds: int = 1
+    test_fraction: float = 1.0
+    hpo_trials: int | None = None  # None = the paper's count
+    hpo_algorithms: str = "default"  # default | all
+
+    def epochs(self, epochs: int) -> int:
+        scaled = max(1, round(epochs * self.epoch_scale))
+        return min(scaled, self.max_epochs) if self.max_epochs else scaled
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("smoke", "seconds per study: 2 % of the data, 1 epoch, 1 seed (tests and CI)",
+                data_scale=0.02, epoch_scale=0.0, max_epochs=1, test_fraction=0.2, hpo_trials=2),
+        Profile("quick", "the whole sweep in under ~45 min on a 2-core CPU: 10 % of the data, "
+                "epochs / 5 (at most 6), 1 seed, 3 HPO trials",
+                data_scale=0.1, epoch_scale=0.2, max_epochs=6, hpo_trials=3),
+        Profile("paper", "the papers' exact protocols: full data, their epochs, 1 seed"),
+        Profile("full", "the papers' protocols x 5 seeds and every HPO algorithm (for a GPU)",
+                seeds=5, hpo_algorithms="all"),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise unknown_name("profile", name, list(PROFILES))
+    return PROFILES[name]
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A factor: the RunSpec field it sets and its levels.
+
+    A level is a scalar assigned to ``field`` (``""``: a label only) or a dict of RunSpec
+    fields with a ``label``.
+    """
+
+    name: str
+    levels: tuple[Any, ...]
+    field: str | None = None
+
+    def expand(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for level in self.levels:
+            if isinstance(level, dict):
+                changes = {k: v for k, v in level.items() if k != "label"}
+                out.append((str(level.get("label", level)), changes))
+            elif self.field == "":
+                out.append((str(level), {}))
+            else:
+                out.append((str(level), {self.field or self.name: level}))
+        return out
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a growing search: ``field`` gets the winner so far with ``level`` appended."""
+
+    name: str
+    levels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A declared study: base settings, factors (a cartesian grid) and how to report it."""
+
+    name: str
+    title: str
+    source: str  # key of the paper it reproduces
+    base: dict[str, Any]
+    factors: tuple[Factor, ...] = ()
+    paper_table: str | None = None  # ``table`` column of paper_results.csv
+    report_epoch: int | None = None  # read the metric at this epoch of the curve
+    curve: tuple[int, ...] = ()  # levels of ``epochs`` read from one long run
+    inherits: dict[str, str] = field(default_factory=dict)  # upstream study -> paper's winner
+    stages: tuple[Stage, ...] = ()  # growing search (architecture)
+    kind: str = "train"  # train | hpo
+    description: str = ""
+
+    # -- expansion ---------------------------------------------------------------
+    def grid(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        """(factor labels, RunSpec changes) for every cell of the factor grid."""
+        cells = []
+        per_factor = [f.expand() for f in self.factors] or [[("", {})]]
+        for combo in itertools.product(*per_factor):
+            labels, changes = {}, {}
+            for factor, (label, change) in zip(self.factors, combo, strict=False):
+                labels[factor.name] = label
+                changes.update(change)
+            cells.append((labels, changes))
+        return cells
+
+    def spec(self, profile: Profile, seed: int, changes: dict[str, Any],
+             labels: dict[str, str], base: dict[str, Any] | None = None) -> RunSpec:
+        """One RunSpec for a grid cell under ``profile``."""
+        settings = {**self.base, **(base or {}), **changes}
+        nominal_fraction = settings.get("fraction", 1.0)
+        settings["fraction"] = min(1.0, nominal_fraction * profile.data_scale)
+        settings["epochs"] = profile.epochs(settings.get("epochs", 5))
+        settings["test_fraction"] = min(settings.get("test_fraction", 1.0), profile.test_fraction)
+        factors = dict(labels)
+        if len(labels) == 1:
+            (name, label), = labels.items()
+            factors = {"factor": name, "level": label}
+        elif labels:
+            factors = {"factor": "+".join(labels), "level": "|".join(labels.values()), **labels}
+        factors["profile"] = profile.name
+        spec = RunSpec(study=self.name, seed=seed, factors=factors, **settings)
+        return spec.validate()
+
+    def expand(self, profile: Profile, seeds: list[int],
+               base: dict[str, Any] | None = None) -> list[RunSpec]:
+        """Every RunSpec of the grid for ``seeds`` (stages are expanded by the runner)."""
+        return [self.spec(profile, seed, changes, labels, base)
+                for labels, changes in self.grid() for seed in seeds]
+
+    def curve_levels(self, profile: Profile) -> list[int]:
+        return sorted({profile.epochs(e) for e in self.curve})
+
+    def scored_epoch(self, profile: Profile) -> int | None:
+        return profile.epochs(self.report_epoch) if self.report_epoch else None
+
+
+class Registry:
+    """Name -> Study, in declaration order."""
+
+    def __init__(self) -> None:
+        self._studies: dict[str, Study] = {}
+
+    def add(self, study: Study) -> Study:
+        if study.name in self._studies:
+            raise BenchError(f"study {study.name!r} declared twice")
+        self._studies[study.name] = study
+        return study
+
+    def get(self, name: str) -> Study:
+        if name not in self._studies:
+            raise unknown_name("study", name, list(self._studies))
+        return self._studies[name]
+
+    def names(self) -> list[str]:
+        return list(self._studies)
+
+    def __iter__(self):
+        return iter(self._studies.values())

@@ -1,0 +1,208 @@
+"""Run a study: expand it under a profile, skip what is stored, train the rest, store records.
+
+Greedy chains (``inherits``) and growing searches (``stages``) pick their winners from the
+records already stored, so a chain is resumable like any other sweep.
+"""
+
+from __future__ import annotations
+
+import signal
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bench.spec import RunSpec
+from bench.store import FINAL_STATUSES, ResultStore
+from bench.studies.catalog import REGISTRY
+from bench.studies.registry import Profile, Study
+
+
+class Reporter(Protocol):
+    def start(self, study: str, total: int, skipped: int) -> None: ...
+    def advance(self, record: dict[str, Any]) -> None: ...
+    def finish(self, study: str) -> None: ...
+
+
+class SilentReporter:
+    def start(self, study: str, total: int, skipped: int) -> None:
+        pass
+
+    def advance(self, record: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, study: str) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    """What a command did: counts by status, and the failed runs."""
+
+    ran: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skipped: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+
+class StopFlag:
+    """First Ctrl-C: finish the current run and stop; second Ctrl-C: stop now."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopFlag:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not in the main thread
+            self._previous = None
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def score(record: dict[str, Any], epoch: int | None) -> float | None:
+    """The metric a winner is chosen by: test accuracy, or the curve's value at ``epoch``."""
+    run = record["run"]
+    if run.get("status") != "ok":
+        return None
+    if epoch is None:
+        return run.get("test_accuracy")
+    for row in record.get("epochs", []):
+        if row["epoch"] == epoch and row["split"] == "val" and row["metric"] == "accuracy":
+            return row["value"]
+    return None
+
+
+def study_records(store: ResultStore, study: str, profile: str) -> list[dict[str, Any]]:
+    return [r for r in store.records("runs")
+            if r["run"]["study"] == study and r["run"].get("factors", {}).get("profile") == profile]
+
+
+def winner(store: ResultStore, study: Study, profile: Profile,
+           key: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """The best level (highest mean score over seeds) of ``study`` in ``store``, or None."""
+    key = key or (lambda r: r["run"]["factors"].get("level"))
+    groups: dict[Any, list[float]] = defaultdict(list)
+    for rec in study_records(store, study.name, profile.name):
+        value = score(rec, study.scored_epoch(profile))
+        if value is not None:
+            groups[key(rec)].append(value)
+    if not groups:
+        return None
+    return max(groups, key=lambda k: statistics.fmean(groups[k]))
+
+
+def inherited_base(store: ResultStore, study: Study, profile: Profile) -> tuple[dict, dict]:
+    """RunSpec changes from upstream winners; and label -> where it came from."""
+    base: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for upstream_name, paper_winner in study.inherits.items():
+        upstream = REGISTRY.get(upstream_name)
+        label = winner(store, upstream, profile)
+        origin[upstream_name] = f"{label} (measured)" if label else f"{paper_winner} (paper)"
+        label = label or paper_winner
+        for cell_labels, changes in upstream.grid():
+            if str(next(iter(cell_labels.values()))) == str(label):
+                base.update(changes)
+    return base, origin
+
+
+def _grown(hidden: list[int], units: int) -> dict[str, Any]:
+    layers = [*hidden, units]
+    return {"arch": {"kind": "mlp", "hidden": layers},
+            "model": "mlp_" + "_".join(map(str, layers))}
+
+
+class StudyRunner:
+    """Runs studies into one store with one executor."""
+
+    def __init__(self, store: ResultStore, executor: Any, profile: Profile, seeds: int,
+                 force: bool = False, reporter: Reporter | None = None) -> None:
+        self.store = store
+        self.executor = executor
+        self.profile = profile
+        self.seeds = list(range(seeds))
+        self.force = force
+        self.reporter = reporter or SilentReporter()
+        self.outcome = Outcome()
+        self._done_now: set[str] = set()
+
+    def plan(self, study: Study) -> list[RunSpec]:
+        """The specs of a non-staged study (stages are planned one at a time)."""
+        base, _ = inherited_base(self.store, study, self.profile)
+        return study.expand(self.profile, self.seeds, base)
+
+    def run(self, study: Study, stop: StopFlag) -> None:
+        if study.stages:
+            self._run_staged(study, stop)
+        else:
+            self._execute(study.name, self.plan(study), stop)
+        self.reporter.finish(study.name)
+
+    def _run_staged(self, study: Study, stop: StopFlag) -> None:
+        hidden: list[int] = []
+        all_specs: list[RunSpec] = []
+        for stage in study.stages:
+            specs = [
+                study.spec(self.profile, seed, _grown(hidden, u), {stage.name: str(u)})
+                for u in stage.levels for seed in self.seeds
+            ]
+            all_specs += specs
+            self._execute(study.name, specs, stop, total=len(all_specs))
+            if stop.stop:
+                return
+            best = winner(self.store, study, self.profile,
+                          key=lambda r: tuple(r["run"]["arch"]["hidden"]))
+            if best is None:
+                return
+            hidden = list(best)
+
+    def _execute(self, study: str, specs: list[RunSpec], stop: StopFlag,
+                 total: int | None = None) -> None:
+        done = set() if self.force else self.store.completed()
+        todo = [s for s in specs if s.config_hash() not in done
+                and s.config_hash() not in self._done_now]
+        skipped = len(specs) - len(todo)
+        self.outcome.skipped += skipped
+        total = total or len(specs)
+        self.reporter.start(study, total, skipped + total - len(specs))
+        if not todo or stop.stop:
+            self.outcome.interrupted |= stop.stop and bool(todo)
+            return
+        for record in self.executor.map(self._claimed(todo, stop)):
+            run = record["run"]
+            self.store.write_record("runs", run["run_id"], record)
+            self._done_now.add(run["run_id"])
+            self.outcome.ran[run["status"]] += 1
+            if run["status"] not in FINAL_STATUSES:
+                self.outcome.failed.append(run)
+            self.reporter.advance(record)
+        if stop.stop:
+            self.outcome.interrupted = True
+
+    def _claimed(self, specs: list[RunSpec], stop: StopFlag):
+        """Yield specs not claimed by another process, stopping early on Ctrl-C."""
+        for spec in specs:
+            if stop.stop:
+                return
+            with self.store.claim(spec.config_hash()) as mine:
+                if not mine:
+                    continue
+                stored = self.store.status("runs", spec.config_hash())
+                if not self.force and stored in FINAL_STATUSES:
+                    continue  # another process finished it meanwhile
+                yield spec

@@ -1,0 +1,16 @@
+"""``bench list``: every study and profile appears with run counts."""
+
+from __future__ import annotations
+
+from bench.studies import PROFILES, REGISTRY
+from tests.helpers import bench
+
+
+def test_list_shows_all_studies_and_profiles() -> None:
+    out = bench("list", env={"COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    for study in REGISTRY:
+        assert study.name in text
+    for profile in PROFILES:
+        assert profile in text

@@ -1,0 +1,69 @@
+"""``bench run``: end to end on the real data, cache/resume, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import bench
+
+RUN_COLUMNS = {
+    "run_id", "config_hash", "study", "dataset", "model", "seed", "status", "params", "epochs",
+    "batch_size", "optimizer", "learning_rate", "activation", "initializer", "fraction",
+    "test_accuracy", "test_loss", "train_seconds", "factor", "level",
+}
+
+
+@pytest.mark.slow
+def test_optimizers_mlp_smoke_end_to_end(real_data_dir: Path, tmp_path: Path) -> None:
+    results = tmp_path / "R"
+    first = bench("run", "optimizers_mlp", "--profile", "smoke", "--results", str(results))
+    assert first.returncode == 0, first.stderr[-2000:]
+    runs = pd.read_parquet(results / "runs.parquet")
+    assert RUN_COLUMNS <= set(runs.columns)
+    assert sorted(runs["optimizer"]) == ["adam", "momentum", "rmsprop", "sgd"]
+    assert (runs["status"] == "ok").all()
+    assert (runs["test_accuracy"] > 0.4).all()  # chance is 0.1
+    assert (runs["params"] == 266_610).all()
+    epochs = pd.read_parquet(results / "epochs.parquet")
+    assert {"run_id", "epoch", "split", "metric", "value"} == set(epochs.columns)
+    assert set(epochs["metric"]) == {"loss", "accuracy", "seconds"}
+    assert set(epochs["split"]) == {"train", "val"}
+    classes = pd.read_parquet(results / "classes.parquet")
+    assert len(classes) == 40 and "Ankle boot" in set(classes["class_name"])
+    manifest = json.loads((results / "manifest.json").read_text())
+    for key in ("schema_version", "machine", "libraries", "keras_backend", "sessions", "datasets"):
+        assert key in manifest
+    assert manifest["sessions"][0]["profile"] == "smoke"
+
+    records = sorted((results / "records" / "runs").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in records]
+    second = bench("run", "optimizers_mlp", "--profile", "smoke", "--results", str(results))
+    assert second.returncode == 0
+    assert "ran:" not in second.stderr  # nothing trained
+    assert [p.stat().st_mtime_ns for p in records] == stamps
+    assert len(pd.read_parquet(results / "runs.parquet")) == 4
+
+
+def test_unknown_study_lists_valid_names_and_exits_2(tmp_path: Path) -> None:
+    out = bench("run", "optimizer_mlp", "--results", str(tmp_path / "R"))
+    assert out.returncode == 2
+    assert "unknown study 'optimizer_mlp'" in out.stderr and "optimizers_mlp" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "R").exists()
+
+
+def test_unknown_profile_exits_2(tmp_path: Path) -> None:
+    out = bench("run", "optimizers_mlp", "--profile", "huge", "--results", str(tmp_path / "R"))
+    assert out.returncode == 2 and "valid: full, paper, quick, smoke" in out.stderr
+    assert not (tmp_path / "R").exists()
+
+
+def test_missing_dataset_exits_2_without_writing(tmp_path: Path) -> None:
+    out = bench("run", "optimizers_mlp", "--data-dir", str(tmp_path / "nowhere"),
+                "--results", str(tmp_path / "R"))
+    assert out.returncode == 2 and "does not exist" in out.stderr
+    assert not (tmp_path / "R").exists()

@@ -1,0 +1,89 @@
+"""Result store: atomic records, idempotent compaction, schema version, claims."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import SCHEMA_VERSION
+from bench.errors import BenchError
+from bench.store import ResultStore
+
+
+def _record(run_id: str, status: str = "ok", study: str = "s") -> dict:
+    return {
+        "run": {"run_id": run_id, "config_hash": run_id, "study": study, "status": status,
+                "seed": 0, "batch_size": None, "test_accuracy": 0.5, "arch": {"kind": "mlp"},
+                "factors": {"factor": "batch_size", "level": "None", "profile": "smoke"}},
+        "epochs": [{"epoch": 1, "split": "train", "metric": "loss", "value": 1.0}],
+        "classes": [], "confusion": [], "predictions": [],
+    }
+
+
+def test_compaction_is_idempotent(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "r")
+    store.write_record("runs", "a", _record("a"))
+    store.write_record("runs", "b", _record("b", status="failed"))
+    first = store.compact()
+    runs = pd.read_parquet(tmp_path / "r" / "runs.parquet")
+    second = store.compact()
+    assert first == second and first["runs"] == 2
+    assert pd.read_parquet(tmp_path / "r" / "runs.parquet").equals(runs)
+    assert {"factor", "level", "profile"} <= set(runs.columns)
+    assert store.completed() == {"a"}
+
+
+def test_rewriting_a_record_keeps_one_row(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.write_record("runs", "a", _record("a", status="failed"))
+    store.write_record("runs", "a", _record("a", status="ok"))
+    store.compact()
+    runs = store.table("runs")
+    assert runs["run_id"].tolist() == ["a"] and runs["status"].tolist() == ["ok"]
+
+
+def test_no_temporary_files_left(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.write_record("runs", "a", _record("a"))
+    store.compact()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_incompatible_schema_version_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(BenchError, match="schema version"):
+        ResultStore(tmp_path)
+
+
+def test_manifest_sessions_are_merged(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.update_manifest(session={"id": "x", "started": 1}, machine={"cpu": "c"})
+    store.update_manifest(session={"id": "x", "started": 1, "ended": 2})
+    store.update_manifest(session={"id": "y", "started": 3})
+    manifest = store.manifest()
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert [s["id"] for s in manifest["sessions"]] == ["x", "y"]
+    assert manifest["sessions"][0]["ended"] == 2 and manifest["machine"] == {"cpu": "c"}
+
+
+def test_claim_is_exclusive(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    with store.claim("a") as first:
+        other = ResultStore(tmp_path)
+        with other.claim("a") as second:
+            assert first and not second
+    with store.claim("a") as again:
+        assert again
+
+
+def test_mixed_level_types_become_strings(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    a, b = _record("a"), _record("b")
+    b["run"]["factors"]["level"] = 512
+    store.write_record("runs", "a", a)
+    store.write_record("runs", "b", b)
+    store.compact()
+    assert sorted(store.table("runs")["level"]) == ["512", "None"]
