@@ -23,6 +23,7 @@ from bench.cli import (  # noqa: E402,F401  (each module registers its command)
     compact_cmd,
     list_cmd,
     run_cmd,
+    site_cmd,
 )
 
 

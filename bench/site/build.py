@@ -1,0 +1,81 @@
+"""Generate the site's pages, charts, vendored JS and data; then build it with MkDocs."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.site.pages import load_result_set, publish_all
+from bench.site.writer import SiteWriter
+from bench.store import atomic_write_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "site_src"
+CONFIG = ROOT / "mkdocs.yml"
+DATA_TABLES = ("runs", "epochs", "classes", "trials")
+
+
+def default_result_dirs() -> list[Path]:
+    from bench import paths
+
+    root = paths.results_root()
+    return sorted(p for p in root.glob("*") if (p / "manifest.json").exists())
+
+
+def vega_bundle() -> bytes:
+    """Vega, Vega-Lite and vega-embed in one script, from the installed vl-convert (no CDN)."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle().encode()
+
+
+def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
+    """Write every page, chart spec, the JS bundle and downloadable tables into ``docs``."""
+    if docs.exists():
+        shutil.rmtree(docs)
+    shutil.copytree(STATIC, docs, ignore=shutil.ignore_patterns("hooks.py", "__pycache__"))
+    sets = []
+    for d in result_dirs:
+        if not Path(d).is_dir():
+            raise BenchError(f"result set {d} does not exist")
+        sets.append(load_result_set(Path(d)))
+    writer = SiteWriter(docs)
+    publish_all(writer, sets)
+    writer.write()
+    atomic_write_bytes(docs / "javascripts" / "vendor" / "vega-bundle.js", vega_bundle())
+    for rs in sets:
+        for name in DATA_TABLES:
+            src = rs.root / f"{name}.parquet"
+            if src.exists():
+                (docs / "data" / rs.name).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, docs / "data" / rs.name / src.name)
+    return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
+
+
+def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -> dict[str, int]:
+    """Generate into ``build/site_docs`` and run ``mkdocs build`` into ``out``."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    result_dirs = result_dirs if result_dirs is not None else default_result_dirs()
+    docs = ROOT / "build" / "site_docs"
+    counts = generate(result_dirs, docs)
+    os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
+    try:
+        config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(Path(out).resolve()),
+                             strict=strict)
+        build(config)
+    finally:
+        os.environ.pop("BENCH_SITE_GENERATED", None)
+    return counts
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for pat in patterns:
+        hits = sorted(glob.glob(pat)) or [pat]
+        out += [Path(h) for h in hits]
+    return out

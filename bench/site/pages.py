@@ -1,0 +1,297 @@
+"""Publishers: one small function per page (or page family) of the site."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench.data import DATASETS
+from bench.errors import BenchError
+from bench.site import charts
+from bench.site.writer import SiteWriter, md_table
+from bench.store import ResultStore, open_results
+from bench.studies import REGISTRY, Study
+
+NO_DATA = "!!! note \"No data yet\"\n    {what} Run `{cmd}` and rebuild the site.\n\n"
+
+
+@dataclass
+class ResultSet:
+    """One result set's tables, loaded once."""
+
+    name: str
+    root: Path
+    manifest: dict
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def get(self, name: str) -> pd.DataFrame:
+        return self.tables.get(name, pd.DataFrame())
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.get("runs"))
+
+    def label(self) -> str:
+        m = self.manifest.get("machine", {})
+        hw = ", ".join(m.get("gpus") or []) or f"{m.get('cpu', '?')} ({m.get('cpu_count', '?')} cores)"
+        return f"{self.name} — {hw}"
+
+
+TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "trials",
+          "perf", "derived/levels", "derived/claims", "derived/paper_vs_measured",
+          "derived/scores")
+
+
+def load_result_set(root: Path) -> ResultSet:
+    store: ResultStore = open_results(root)
+    if store.has_table("runs") and not store.has_table("derived/levels"):
+        from bench.report import build_report
+
+        build_report(store)
+    rs = ResultSet(root.name, root, store.manifest())
+    for name in TABLES:
+        if store.has_table(name):
+            try:
+                rs.tables[name] = store.table(name)
+            except BenchError:
+                continue
+    return rs
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if ts else "?"
+
+
+def home(w: SiteWriter, sets: list[ResultSet], primary: ResultSet | None) -> None:
+    text = ["# Deep-learning hyper-parameters, measured\n",
+            "Five published studies re-run with one harness: several seeds with 95 % confidence "
+            "intervals, wall-clock cost next to accuracy, and a verdict on every claim.\n"]
+    if primary is None:
+        text.append(NO_DATA.format(what="No result set found.", cmd="bench all"))
+    else:
+        claims = primary.get("derived/claims")
+        text.append(f"## Headline findings\n\nFrom result set **{primary.label()}**.\n")
+        if claims.empty:
+            text.append("_No claim could be evaluated yet._\n")
+        else:
+            text.append(md_table(claims[["claim", "verdict", "evidence"]]))
+    text.append("\n## Result sets\n\n")
+    rows = [{"result set": s.name, "hardware": s.label().split(" — ", 1)[1],
+             "backend": s.manifest.get("keras_backend", "?"), "runs": s.n_runs,
+             "last updated": _when(s.manifest.get("updated"))} for s in sets]
+    text.append(md_table(pd.DataFrame(rows)))
+    text.append("\n## Reproduce\n\n```bash\npip install -e . && bench all            # quick "
+                "profile, ~45 min on 2 CPU cores\nbench all --profile full --workers 0       "
+                "# the papers' protocols x 5 seeds (GPU)\nbench site --results "
+                "data_cache/results/* --out site\n```\n")
+    w.page("index.md", "\n".join(text))
+
+
+def _curves(rs: ResultSet, study: str) -> pd.DataFrame:
+    runs, epochs = rs.get("runs"), rs.get("epochs")
+    mine = runs[(runs["study"] == study) & (runs["status"] == "ok")]
+    e = epochs[epochs["run_id"].isin(mine["run_id"]) & (epochs["metric"] != "seconds")]
+    e = e.merge(mine[["run_id", "level"]], on="run_id")
+    return (e.groupby(["level", "split", "metric", "epoch"])["value"]
+            .agg(mean="mean", n="count").reset_index())
+
+
+def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
+    path = f"studies/{study.name}.md"
+    text = [f"# {study.title}\n", f"Source: `{study.source}`"
+            + (f", {study.paper_table.replace('_', ' ')}" if study.paper_table else "") + ".\n",
+            (study.description + "\n") if study.description else ""]
+    runs = rs.get("runs") if rs else pd.DataFrame()
+    if rs is None or runs.empty or study.name not in set(runs["study"]):
+        text.append(NO_DATA.format(what="This study has no results yet.",
+                                   cmd=f"bench run {study.name}"))
+        w.page(path, "\n".join(text))
+        return
+    levels = rs.get("derived/levels")
+    levels = levels[levels["study"] == study.name] if not levels.empty else levels
+    mine = runs[runs["study"] == study.name]
+    text.append(f"Result set **{rs.label()}**, profile(s) {', '.join(sorted(set(mine['profile'].dropna())))}; "
+                f"{len(mine)} runs ({(mine['status'] == 'ok').sum()} ok).\n")
+    if not levels.empty:
+        text.append("## Final metric per level\n")
+        text.append(w.chart(path, "levels", charts.level_means(levels)))
+        text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
+        show = levels[["level", "n", "accuracy_mean", "accuracy_ci_low", "accuracy_ci_high",
+                       "loss_mean", "seconds_mean", "rank"]]
+        text.append(md_table(show))
+    curves = _curves(rs, study.name)
+    if not curves.empty and curves["epoch"].max() > 1:
+        text.append("\n## Learning curves\n\nClick a legend entry to highlight a level.\n")
+        text.append(w.chart(path, "curves-acc", charts.learning_curves(curves, "accuracy")))
+        text.append(w.chart(path, "curves-loss", charts.learning_curves(curves, "loss")))
+    if len(study.factors) == 2 and not rs.get("derived/scores").empty:
+        a, b = (f.name for f in study.factors)
+        cells = mine[mine["status"] == "ok"].groupby([a, b])["test_accuracy"].mean().reset_index()
+        cells[[a, b]] = cells[[a, b]].astype(str)
+        text.append("\n## Both factors\n")
+        text.append(w.chart(path, "heat", charts.heatmap(cells, b, a, "test_accuracy",
+                                                          "mean test accuracy")))
+    paper = rs.get("derived/paper_vs_measured")
+    if not paper.empty:
+        pv = paper[(paper["study"] == study.name) & paper["metric"].isin(
+            ["test_accuracy", "val_accuracy"])]
+        if not pv.empty:
+            text.append("\n## Paper vs measured\n")
+            acc = pv[pv["metric"] == "test_accuracy"]
+            if not acc.empty and acc["measured_mean"].notna().any():
+                text.append(w.chart(path, "paper", charts.paper_vs_measured(acc)))
+            text.append(md_table(pv[["level", "metric", "epochs", "paper_value", "measured_mean",
+                                     "ci_low", "ci_high", "n", "paper_in_ci"]]))
+    claims = rs.get("derived/claims")
+    if not claims.empty:
+        mine_claims = claims[claims["study"].str.contains(study.name, regex=False)]
+        if not mine_claims.empty:
+            text.append("\n## Claims\n")
+            text.append(md_table(mine_claims[["claim", "verdict", "evidence"]]))
+    if study.name in ("optimizers_mlp", "keras_models"):
+        text.append(_classification(w, path, rs, study))
+    w.page(path, "\n".join(text))
+
+
+def _classification(w: SiteWriter, path: str, rs: ResultSet, study: Study) -> str:
+    runs = rs.get("runs")
+    mine = runs[(runs["study"] == study.name) & (runs["status"] == "ok")]
+    if mine.empty:
+        return ""
+    classes = list(DATASETS[mine["dataset"].iloc[0]].classes)
+    out = ["\n## Classification report (mean over seeds)\n"]
+    per = rs.get("classes")
+    per = per[per["run_id"].isin(mine["run_id"])].merge(mine[["run_id", "level"]], on="run_id")
+    report = per.groupby(["level", "class_name"], sort=False)[["precision", "recall", "f1"]].mean()
+    out.append(md_table(report.reset_index()))
+    conf = rs.get("confusion")
+    for level, group in mine.groupby("level"):
+        counts = conf[conf["run_id"].isin(group["run_id"])].groupby(["true", "pred"])["count"].sum()
+        out.append(f"\n### Confusion matrix: {level}\n")
+        out.append(w.chart(path, f"confusion-{level}", charts.confusion_heatmap(
+            counts.reset_index(), classes)))
+    grid = _image_grid(w, path, rs, mine, classes)
+    if grid:
+        out.append(grid)
+    return "\n".join(out)
+
+
+def _image_grid(w: SiteWriter, path: str, rs: ResultSet, mine: pd.DataFrame,
+                classes: list[str]) -> str:
+    """The first 40 test images with predicted vs true labels (PNG made at build time)."""
+    from bench import data
+    from bench.site.images import prediction_grid
+
+    preds = rs.get("predictions")
+    first = mine.sort_values("test_accuracy", ascending=False).iloc[0]
+    if preds.empty or first["test_fraction"] < 1:
+        return ""
+    p = preds[preds["run_id"] == first["run_id"]].sort_values("index")
+    try:
+        ds = data.load(first["dataset"], download=False)
+    except BenchError as exc:
+        return f"\n_Image grid skipped: {exc}_\n"
+    name = f"{Path(path).stem}-grid.png"
+    png = prediction_grid(ds.x_test[p["index"].to_numpy()], p["true"].to_numpy(),
+                          p["pred"].to_numpy(), classes)
+    w.page(str(Path(path).parent / "images" / name), png)
+    return (f"\n## First 40 test images ({first['level']}, seed {first['seed']})\n\n"
+            f"Red titles are mistakes (predicted / true).\n\n![predictions](images/{name})\n")
+
+
+def claims_page(w: SiteWriter, primary: ResultSet | None) -> None:
+    text = ["# Claims and verdicts\n",
+            "Each claim of the five papers, tested on our data. `confirmed` and `not confirmed` "
+            "need at least 3 seeds; otherwise the verdict is `inconclusive`.\n"]
+    claims = primary.get("derived/claims") if primary else pd.DataFrame()
+    if claims.empty:
+        text.append(NO_DATA.format(what="No claims evaluated yet.", cmd="bench all --seeds 3"))
+    else:
+        text.append(md_table(claims[["source", "claim", "verdict", "evidence"]]))
+    w.page("claims.md", "\n".join(text))
+
+
+def speed_page(w: SiteWriter, sets: list[ResultSet]) -> None:
+    rows = []
+    for rs in sets:
+        runs = rs.get("runs")
+        if runs.empty:
+            continue
+        ok = runs[(runs["status"] == "ok") & runs["train_seconds"].notna()].copy()
+        ok["images_per_s"] = ok["n_train"].astype(float) * ok["epochs"] / ok["train_seconds"]
+        ok["epoch_seconds"] = ok["train_seconds"] / ok["epochs"]
+        agg = ok.groupby("study")[["images_per_s", "epoch_seconds"]].median().reset_index()
+        agg["result_set"] = rs.name
+        rows.append(agg)
+    text = ["# Speed\n", "Training throughput per study and result set (hardware in "
+            "[Result sets](result-sets.md)). Epoch seconds exclude validation.\n"]
+    if not rows:
+        text.append(NO_DATA.format(what="No runs yet.", cmd="bench all"))
+    else:
+        speed = pd.concat(rows)
+        text.append(w.chart("speed.md", "throughput", charts.speed_bars(speed)))
+        text.append(md_table(speed, floats="{:,.3f}"))
+    perf = [rs.get("perf").assign(result_set=rs.name) for rs in sets if not rs.get("perf").empty]
+    if perf:
+        text.append("\n## `bench perf`: engine vs tutorial `fit`\n")
+        text.append(md_table(pd.concat(perf)))
+    w.page("speed.md", "\n".join(text))
+
+
+def result_sets_page(w: SiteWriter, sets: list[ResultSet]) -> None:
+    text = ["# Result sets\n", "Every result set found, side by side.\n"]
+    rows = []
+    for rs in sets:
+        m = rs.manifest.get("machine", {})
+        libs = rs.manifest.get("libraries", {})
+        rows.append({"result set": rs.name, "cpu": m.get("cpu"), "cores": m.get("cpu_count"),
+                     "gpus": ", ".join(m.get("gpus") or []) or "none",
+                     "backend": rs.manifest.get("keras_backend"),
+                     "keras": libs.get("keras"), "runs": rs.n_runs,
+                     "created": _when(rs.manifest.get("created"))})
+    text.append(md_table(pd.DataFrame(rows)) if rows else "_none_\n")
+    levels = [rs.get("derived/levels").assign(result_set=rs.name) for rs in sets
+              if not rs.get("derived/levels").empty]
+    if len(levels) > 1:
+        both = pd.concat(levels)
+        both = both[both["study"].isin(["optimizers_mlp", "initializers", "optimizers"])]
+        if not both.empty:
+            text.append("\n## Accuracy by result set\n")
+            text.append(w.chart("result-sets.md", "accuracy", charts.grouped_bars(
+                both, "level", "accuracy_mean", "result_set", "mean test accuracy")))
+    w.page("result-sets.md", "\n".join(text))
+
+
+def data_page(w: SiteWriter, sets: list[ResultSet]) -> None:
+    text = ["# Data\n", "Download the tables of each result set (Parquet; read with "
+            "`pandas.read_parquet`). Schema: see the project's `docs/results.md`.\n"]
+    for rs in sets:
+        text.append(f"\n## {rs.name}\n")
+        for name in ("runs", "epochs", "classes", "trials"):
+            if name in rs.tables:
+                text.append(f"- [{name}.parquet](data/{rs.name}/{name}.parquet)")
+    text.append("\n\n## Example\n\n```python\nimport pandas as pd\nruns = pd.read_parquet("
+                "\"runs.parquet\")\nruns[runs.status == \"ok\"].groupby([\"study\", \"level\"])"
+                "[\"test_accuracy\"].agg([\"mean\", \"std\", \"count\"])\n```\n")
+    w.page("data.md", "\n".join(text))
+
+
+def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
+    primary = max(sets, key=lambda s: s.n_runs) if sets else None
+    home(w, sets, primary)
+    for study in REGISTRY:
+        if study.kind == "train":
+            study_page(w, primary, study)
+    try:
+        from bench.site.hpo_page import hpo_page
+    except ImportError:
+        pass
+    else:
+        hpo_page(w, primary)
+    claims_page(w, primary)
+    speed_page(w, sets)
+    result_sets_page(w, sets)
+    data_page(w, sets)

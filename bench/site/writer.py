@@ -1,0 +1,55 @@
+"""Collects generated pages and chart specs, and writes them into the docs folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import altair as alt
+import pandas as pd
+
+from bench.store import atomic_write_bytes
+
+
+@dataclass
+class SiteWriter:
+    """Pages (markdown) and chart specs (JSON files beside their page)."""
+
+    docs: Path
+    pages: dict[str, str | bytes] = field(default_factory=dict)
+    charts: dict[str, dict] = field(default_factory=dict)
+
+    def chart(self, page: str, name: str, chart: alt.TopLevelMixin) -> str:
+        """Register a chart for ``page``; return the HTML placeholder that renders it."""
+        folder = PurePosixPath(page).parent
+        rel = f"charts/{PurePosixPath(page).stem}-{name}.json"
+        spec = chart.to_dict()
+        spec.setdefault("$schema", "https://vega.github.io/schema/vega-lite/v5.json")
+        self.charts[str(folder / rel)] = spec
+        return f'<div class="vega-chart" data-spec="{rel}"></div>\n'
+
+    def page(self, path: str, text: str | bytes) -> None:
+        self.pages[path] = text
+
+    def write(self) -> None:
+        for path, text in self.pages.items():
+            atomic_write_bytes(self.docs / path, text if isinstance(text, bytes) else text.encode())
+        for path, spec in self.charts.items():
+            atomic_write_bytes(self.docs / path, json.dumps(spec, separators=(",", ":")).encode())
+
+
+def md_table(df: pd.DataFrame, floats: str = "{:.4f}") -> str:
+    """A Markdown table (no extra dependency)."""
+    if df.empty:
+        return "_no rows_\n"
+    cols = list(df.columns)
+
+    def fmt(v: object) -> str:
+        if isinstance(v, float):
+            return "" if v != v else floats.format(v)
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

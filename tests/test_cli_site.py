@@ -1,0 +1,124 @@
+"""``bench site``: build from a result set, then check it in real Chromium, offline."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from bench.store import ResultStore
+from tests.helpers import bench
+from tests.test_report import _tables
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _result_set(root: Path) -> Path:
+    """A small but real-shaped result set written through the store."""
+    import json
+
+    runs, epochs = _tables({"he_normal": [0.80, 0.82, 0.81], "zeros": [0.1, 0.1, 0.1],
+                            "selu": [0.78, 0.79, 0.8]})
+    store = ResultStore(root)
+    store.update_manifest(machine={"cpu": "test cpu", "cpu_count": 2, "gpus": []},
+                          keras_backend="tensorflow")
+    for run in runs.to_dict("records"):
+        rid = run["run_id"]
+        run.update(dataset="fashion_mnist", model="mlp_512_128_32", n_train=100,
+                   test_fraction=1.0, arch={"kind": "mlp"},
+                   factors={"factor": run.pop("factor"), "level": run.pop("level"),
+                            "profile": run.pop("profile")})
+        store.write_record("runs", rid, {
+            "run": run, "epochs": epochs[epochs["run_id"] == rid].drop(columns="run_id")
+            .to_dict("records"), "classes": [], "confusion": [], "predictions": []})
+    json.dumps(store.compact())
+    return root
+
+
+def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
+    results = _result_set(tmp_path / "set-a")
+    out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    site = tmp_path / "site"
+    assert (site / "index.html").exists() and (site / "studies" / "initializers.html").exists()
+    assert (site / "javascripts" / "vendor" / "vega-bundle.js").exists()
+    assert "No data yet" in (site / "studies" / "keras_models.html").read_text()
+    for page in site.rglob("*.html"):
+        charts = page.parent / "charts"
+        size = page.stat().st_size + sum(
+            c.stat().st_size for c in charts.glob(f"{page.stem}-*.json")) if charts.exists() else 0
+        assert size < 1_000_000, page
+    for html in site.rglob("*.html"):
+        text = html.read_text()
+        assert "cdn.jsdelivr" not in text and "vega@" not in text
+        # chart specs are JSON files fetched by init.js, never inline JSON scripts
+        assert text.count('type="application/json"') == text.count('id="__config"')
+
+
+def test_site_with_no_result_sets_builds(tmp_path: Path) -> None:
+    out = bench("site", "--results", str(tmp_path / "empty-set"), "--out", str(tmp_path / "s"))
+    assert out.returncode == 2 and "does not exist" in out.stderr
+    (tmp_path / "empty-set").mkdir()
+    ResultStore(tmp_path / "empty-set")
+    out = bench("site", "--results", str(tmp_path / "empty-set"), "--out", str(tmp_path / "s"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "No data yet" in (tmp_path / "s" / "studies" / "optimizers.html").read_text()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.browser
+def test_charts_render_offline_in_chromium(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    results = _result_set(tmp_path / "set-a")
+    out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    handler = functools.partial(_Quiet, directory=str(tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    errors, outside = [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"])
+            page = browser.new_page()
+
+            def route(r):
+                if r.request.url.startswith(base):
+                    return r.continue_()
+                outside.append(r.request.url)
+                return r.abort()
+
+            page.route("**/*", route)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for path in ("studies/initializers.html", "speed.html"):
+                page.goto(base + path)
+                page.wait_for_selector(".vega-embed svg .mark-symbol, .vega-embed svg .mark-rect,"
+                                       " .vega-embed svg .mark-line", timeout=20_000)
+                assert page.locator("[data-rendered=error]").count() == 0
+            # instant navigation: click a link to another chart page, charts render again
+            page.goto(base + "studies/initializers.html")
+            page.wait_for_selector(".vega-embed svg")
+            page.click("a[href$='speed.html']")
+            page.wait_for_url("**/speed.html")
+            page.wait_for_selector(".vega-embed svg .mark-rect", timeout=20_000)
+            assert page.evaluate("typeof window.document$") != "undefined"  # instant nav on
+            page.screenshot(path=str(tmp_path / "shot.png"))
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not errors, errors
+    assert not outside, outside
