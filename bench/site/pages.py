@@ -36,7 +36,8 @@ class ResultSet:
 
     def label(self) -> str:
         m = self.manifest.get("machine", {})
-        hw = ", ".join(m.get("gpus") or []) or f"{m.get('cpu', '?')} ({m.get('cpu_count', '?')} cores)"
+        cpu = f"{m.get('cpu', '?')} ({m.get('cpu_count', '?')} cores)"
+        hw = ", ".join(m.get("gpus") or []) or cpu
         return f"{self.name} — {hw}"
 
 
@@ -113,7 +114,8 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
     levels = rs.get("derived/levels")
     levels = levels[levels["study"] == study.name] if not levels.empty else levels
     mine = runs[runs["study"] == study.name]
-    text.append(f"Result set **{rs.label()}**, profile(s) {', '.join(sorted(set(mine['profile'].dropna())))}; "
+    profiles = ", ".join(sorted(set(mine["profile"].dropna())))
+    text.append(f"Result set **{rs.label()}**, profile(s) {profiles}; "
                 f"{len(mine)} runs ({(mine['status'] == 'ok').sum()} ok).\n")
     if not levels.empty:
         text.append("## Final metric per level\n")
