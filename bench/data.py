@@ -340,7 +340,7 @@ def make_split(
     ``test_fraction`` evaluates on a seeded random sample of the test set.
     """
     x_tr, y_tr = ds.x_train, ds.y_train
-    if validation == "test":
+    if validation in ("test", "none"):
         x_val = y_val = None
     elif validation.startswith("holdout:"):
         n = int(validation.split(":", 1)[1])
@@ -349,7 +349,7 @@ def make_split(
         x_val, y_val = x_tr[:n], y_tr[:n]
         x_tr, y_tr = x_tr[n:], y_tr[n:]
     else:
-        raise BenchError(f"unknown validation {validation!r}; valid: test, holdout:N")
+        raise BenchError(f"unknown validation {validation!r}; valid: test, none, holdout:N")
     keep = stratified_subset(y_tr, fraction, seed)
     x_tr, y_tr = x_tr[keep], y_tr[keep]
     x_te, y_te = ds.x_test, ds.y_test

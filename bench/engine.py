@@ -147,9 +147,10 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
                n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit)
     timer = _EpochTimer()
     fit_start = time.perf_counter()
+    validation = None if spec.validation == "none" else (split.x_val, split.y_val)
     model.fit(
         split.x_train, split.y_train, batch_size=batch, epochs=spec.epochs,
-        validation_data=(split.x_val, split.y_val), validation_batch_size=options.eval_batch_size,
+        validation_data=validation, validation_batch_size=options.eval_batch_size,
         shuffle=True, verbose=0, callbacks=[timer],
     )
     row["fit_seconds"] = time.perf_counter() - fit_start
@@ -187,6 +188,13 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         final_val_loss=timer.logs[-1].get("val_loss"),
         final_val_accuracy=timer.logs[-1].get("val_accuracy"),
     )
+    if spec.score_fraction < 1:
+        rng = np.random.default_rng(spec.seed + 20_011)
+        size = max(1, int(round(spec.score_fraction * len(y_true))))
+        sample = rng.choice(len(y_true), size=size, replace=False)
+        row["score_accuracy"] = float(np.mean(y_pred[sample] == y_true[sample]))
+    else:
+        row["score_accuracy"] = row["test_accuracy"]
     classes = data.dataset_info(spec.dataset).classes
     record["classes"] = _per_class(y_true, y_pred, classes)
     row["macro_f1"] = float(np.mean([c["f1"] for c in record["classes"]]))

@@ -37,6 +37,7 @@ class RunSpec:
     fraction: float = 1.0
     validation: str = "test"
     test_fraction: float = 1.0
+    score_fraction: float = 1.0  # HPO objective: accuracy on a seeded sample of the test set
     precision: str = "float32"
     factors: dict[str, Any] = field(default_factory=dict)  # the study's own factor columns
 
@@ -80,8 +81,9 @@ class RunSpec:
             raise unknown_name("initializer", arch["initializer"], INITIALIZERS)
         if arch.get("kind") not in ("mlp", "cnn"):
             raise BenchError(f"model {self.model!r}: unknown kind {arch.get('kind')!r}")
-        if not 0 < self.fraction <= 1 or not 0 < self.test_fraction <= 1:
-            raise BenchError("fraction and test_fraction must be in (0, 1]")
+        for name in ("fraction", "test_fraction", "score_fraction"):
+            if not 0 < getattr(self, name) <= 1:
+                raise BenchError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if self.epochs < 1:
             raise BenchError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size is not None and self.batch_size < 1:

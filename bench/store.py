@@ -190,10 +190,9 @@ class ResultStore:
         return rec["run" if kind == "runs" else "search"].get("status")
 
     def statuses(self, kind: str = "runs") -> dict[str, str]:
-        """run id -> stored status."""
-        key = "run" if kind == "runs" else "search"
-        return {r[key]["run_id" if kind == "runs" else "search_id"]: r[key].get("status", "")
-                for r in self.records(kind)}
+        """record id -> stored status."""
+        key, ident = ("run", "run_id") if kind == "runs" else ("search", "search_id")
+        return {r[key][ident]: r[key].get("status", "") for r in self.records(kind)}
 
     def completed(self, kind: str = "runs") -> set[str]:
         return {k for k, s in self.statuses(kind).items() if s in FINAL_STATUSES}

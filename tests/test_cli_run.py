@@ -67,3 +67,31 @@ def test_missing_dataset_exits_2_without_writing(tmp_path: Path) -> None:
                 "--results", str(tmp_path / "R"))
     assert out.returncode == 2 and "does not exist" in out.stderr
     assert not (tmp_path / "R").exists()
+
+
+@pytest.mark.slow
+def test_hpo_smoke_writes_trials_for_three_libraries(real_data_dir: Path, tmp_path: Path) -> None:
+    results = tmp_path / "H"
+    out = bench("run", "hpo", "--profile", "smoke", "--results", str(results))
+    assert out.returncode == 0, out.stderr[-2000:]
+    trials = pd.read_parquet(results / "trials.parquet")
+    assert set(trials["library"]) == {"optuna", "hyperopt", "scikit-optimize"}
+    for lib, group in trials.groupby("library"):
+        assert sorted(group["fraction"].unique()) == [0.25, 0.5, 0.75, 1.0], lib
+    for col in ("objective", "test_accuracy", "trial_seconds", "suggest_seconds",
+                "elapsed_seconds", "best_so_far", "params_json", "status", "trial"):
+        assert trials[col].notna().all(), col
+    assert (results / "optuna" / "journal.log").exists()
+    assert (results / "derived" / "hpo_methods.parquet").exists()
+
+
+@pytest.mark.slow
+def test_algorithms_option_selects_methods(real_data_dir: Path, tmp_path: Path) -> None:
+    results = tmp_path / "H"
+    out = bench("run", "hpo", "--profile", "smoke", "--results", str(results),
+                "--algorithms", "optuna:random,hyperopt:anneal")
+    assert out.returncode == 0, out.stderr[-2000:]
+    trials = pd.read_parquet(results / "trials.parquet")
+    assert set(trials["method"]) == {"optuna:random", "hyperopt:anneal"}
+    bad = bench("run", "hpo", "--results", str(results), "--algorithms", "optuna:nope")
+    assert bad.returncode == 2 and "unknown optuna algorithm" in bad.stderr

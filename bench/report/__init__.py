@@ -15,20 +15,34 @@ from bench.store import ResultStore
 
 
 def build_report(store: ResultStore) -> dict[str, int]:
-    """Compute every derived table from the store's runs; returns row counts."""
+    """Compute every derived table from the store's runs and searches; returns row counts."""
+    from bench.report.hpo import hpo_claims, hpo_paper_rows, method_stats, rank_test
+    from bench.report.paper import paper_results
+
+    tables: dict[str, pd.DataFrame] = {}
+    searches = store.table("searches") if store.has_table("searches") else pd.DataFrame()
+    if not searches.empty:
+        tables["hpo_methods"] = method_stats(searches)
+        tables["hpo_rank_test"] = rank_test(searches)
     if not store.has_table("runs"):
-        return {}
-    runs, epochs = store.table("runs"), store.table("epochs")
+        runs = pd.DataFrame(columns=["run_id", "study", "status", "profile", "level"])
+        epochs = pd.DataFrame(columns=["run_id", "epoch", "split", "metric", "value"])
+    else:
+        runs, epochs = store.table("runs"), store.table("epochs")
     if "profile" not in runs:
         runs["profile"] = None
     scored = scores(runs, epochs)
-    tables = {
-        "scores": scored,
-        "levels": level_stats(scored) if not scored.empty else pd.DataFrame(),
-        "pairwise": pairwise(scored) if not scored.empty else pd.DataFrame(),
-    }
-    tables["claims"] = verdicts(tables["levels"], scored, runs, epochs)
-    tables["paper_vs_measured"] = paper_vs_measured(runs, epochs, scored)
+    tables["scores"] = scored
+    tables["levels"] = level_stats(scored)
+    tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
+    claims = verdicts(tables["levels"], scored, runs, epochs)
+    paper = paper_vs_measured(runs, epochs, scored)
+    if not searches.empty:
+        claims = pd.concat([claims, pd.DataFrame(hpo_claims(searches))], ignore_index=True)
+        paper = pd.concat([paper, pd.DataFrame(hpo_paper_rows(searches, paper_results()))],
+                          ignore_index=True)
+    tables["claims"] = claims
+    tables["paper_vs_measured"] = paper
     for name, df in tables.items():
         store.write_table(f"derived/{name}", df)
     return {name: len(df) for name, df in tables.items()}

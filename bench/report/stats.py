@@ -91,7 +91,9 @@ def level_stats(scored: pd.DataFrame) -> pd.DataFrame:
         out.append(row)
     df = pd.DataFrame(out)
     if df.empty:
-        return df
+        cols = [f"{m}_{s}" for m in ("accuracy", "loss", "seconds")
+                for s in ("mean", "sd", "ci_low", "ci_high")]
+        return pd.DataFrame(columns=[*LEVEL_KEYS, "n", *cols, "rank"])
     df["rank"] = df.groupby(["study", "profile", "factor"])["accuracy_mean"].rank(
         ascending=False, method="min").astype(int)
     return df.sort_values(["study", "profile", "factor", "rank"]).reset_index(drop=True)

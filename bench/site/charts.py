@@ -44,7 +44,8 @@ def level_means(levels: pd.DataFrame, metric: str = "accuracy") -> alt.LayerChar
                  alt.Tooltip(f"{metric}_ci_high:Q", format=".4f", title="CI high"),
                  alt.Tooltip("n:Q", title="seeds"), alt.Tooltip("rank:Q")],
     )
-    bars = base.mark_rule().encode(x=f"{metric}_ci_low:Q", x2=f"{metric}_ci_high:Q")
+    bars = (base.mark_rule().encode(x=f"{metric}_ci_low:Q", x2=f"{metric}_ci_high:Q")
+            .transform_filter(f"isValid(datum.{metric}_ci_low)"))
     return (bars + points).properties(width=WIDTH, height=max(120, 22 * len(order)))
 
 
@@ -59,7 +60,8 @@ def paper_vs_measured(joined: pd.DataFrame) -> alt.LayerChart:
                  alt.Tooltip("measured_mean:Q", format=".4f"),
                  alt.Tooltip("difference:Q", format="+.4f"), "n:Q"],
     )
-    interval = base.mark_rule(color="#1f77b4").encode(x="ci_low:Q", x2="ci_high:Q")
+    interval = (base.mark_rule(color="#1f77b4").encode(x="ci_low:Q", x2="ci_high:Q")
+                .transform_filter("isValid(datum.ci_low)"))
     paper = base.mark_point(shape="cross", size=90, color="#d62728").encode(
         x="paper_value:Q", tooltip=["level:N", alt.Tooltip("paper_value:Q", format=".4f")])
     return (interval + measured + paper).properties(width=WIDTH, height=max(120, 22 * len(order)))

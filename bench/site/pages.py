@@ -281,18 +281,33 @@ def data_page(w: SiteWriter, sets: list[ResultSet]) -> None:
     w.page("data.md", "\n".join(text))
 
 
+def _set_for(sets: list[ResultSet], study: str) -> ResultSet | None:
+    """The result set with the most runs of ``study`` (None when no set has any)."""
+    def count(rs: ResultSet) -> int:
+        runs = rs.get("runs")
+        return int((runs["study"] == study).sum()) if not runs.empty else 0
+
+    best = max(sets, key=count, default=None)
+    return best if best is not None and count(best) else None
+
+
+def _set_for_hpo(sets: list[ResultSet]) -> ResultSet | None:
+    with_trials = [s for s in sets if not s.get("trials").empty]
+    return max(with_trials, key=lambda s: len(s.get("trials")), default=None)
+
+
 def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
     primary = max(sets, key=lambda s: s.n_runs) if sets else None
     home(w, sets, primary)
     for study in REGISTRY:
         if study.kind == "train":
-            study_page(w, primary, study)
+            study_page(w, _set_for(sets, study.name) or primary, study)
     try:
         from bench.site.hpo_page import hpo_page
     except ImportError:
         pass
     else:
-        hpo_page(w, primary)
+        hpo_page(w, _set_for_hpo(sets) or primary)
     claims_page(w, primary)
     speed_page(w, sets)
     result_sets_page(w, sets)

@@ -146,3 +146,69 @@ REGISTRY.add(Study(
           "epochs": 75, "validation": "test"},
     factors=(Factor("tuning", ("manual",), field=""),),
 ))
+
+HPO_BASE = {"dataset": "mnist", "model": "cnn_hpo", "arch": {"kind": "cnn", "conv_filters": [16]},
+            "epochs": 3, "batch_size": 128, "validation": "none", "score_fraction": 0.1}
+
+REGISTRY.add(Study(
+    name="hpo",
+    title="Optuna vs Hyperopt vs scikit-optimize over dataset fractions",
+    source="mnist_cnn_hpo_libs",
+    paper_table="fraction",
+    kind="hpo",
+    base=HPO_BASE,
+    factors=(Factor("fraction", (0.25, 0.5, 0.75, 1.0)),),
+    hpo={"space": "mnist_cnn_hpo_libs", "trials": 10, "target": 0.97,
+         "methods": "optuna:tpe,hyperopt:tpe,skopt:gp", "methods_full": "all"},
+    description="10 trials per library, 3 epochs, batch 128; the objective is the accuracy on a "
+    "seeded random 10 % of the test set (the paper's protocol); the full test set is reported too.",
+))
+
+REGISTRY.add(Study(
+    name="hpo_epochs",
+    title="Optuna with 10 and 30 epochs on 25 % of MNIST",
+    source="mnist_cnn_hpo_libs",
+    paper_table="table7_epochs",
+    kind="hpo",
+    base={**HPO_BASE, "fraction": 0.25},
+    factors=(Factor("epochs", (10, 30)),),
+    hpo={"space": "mnist_cnn_hpo_libs", "trials": 10, "target": 0.98, "methods": "optuna:tpe",
+         "methods_full": "optuna:tpe,hyperopt:tpe,skopt:gp"},
+))
+
+REGISTRY.add(Study(
+    name="hpo_optuna_hyperopt",
+    title="Optuna TPE vs Hyperopt adaptive TPE on an MNIST CNN",
+    source="mnist_cnn_optuna_hyperopt",
+    paper_table="tuning",
+    kind="hpo",
+    base={**HPO_BASE, "epochs": 10, "batch_size": None, "score_fraction": 1.0},
+    factors=(Factor("space", ("mnist_cnn_optuna_hyperopt",), field=""),),
+    hpo={"space": "mnist_cnn_optuna_hyperopt", "trials": 10, "target": 0.98,
+         "methods": "optuna:tpe,hyperopt:atpe", "methods_full": "optuna:tpe,hyperopt:atpe,"
+         "hyperopt:tpe"},
+))
+
+
+def _baseline(label: str, lr: float, conv: int, dense: int, units: int) -> dict:
+    from bench.hpo.space import HPO_LIBS, to_run_settings
+
+    settings = to_run_settings(HPO_LIBS, {"learning_rate": lr, "conv_layers": conv,
+                                          "dense_layers": dense, "units": units,
+                                          "activation": "relu", "filters": 32,
+                                          "optimizer": "adam"})
+    return {"label": label, **settings}
+
+
+REGISTRY.add(Study(
+    name="hpo_baselines",
+    title="The two fixed 'random parameter' CNNs of mnist_cnn_hpo_libs",
+    source="mnist_cnn_hpo_libs",
+    paper_table="table1_random_params",
+    base={k: v for k, v in HPO_BASE.items() if k not in ("model", "arch")} | {"validation": "test"},
+    factors=(Factor("fixed_params", (
+        _baseline("lr=1e-05,conv=2,dense=3,units=256,activation=relu", 1e-5, 2, 3, 256),
+        _baseline("lr=1e-03,conv=3,dense=4,units=150,activation=relu", 1e-3, 3, 4, 150),
+    )),),
+    description="Filters (32) and optimizer (Adam) are not given in the paper.",
+))

@@ -99,6 +99,7 @@ class Study:
     stages: tuple[Stage, ...] = ()  # growing search (architecture)
     kind: str = "train"  # train | hpo
     description: str = ""
+    hpo: dict[str, Any] = field(default_factory=dict)  # space, trials, methods, target
 
     # -- expansion ---------------------------------------------------------------
     def grid(self) -> list[tuple[dict[str, str], dict[str, Any]]]:

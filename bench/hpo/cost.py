@@ -1,0 +1,21 @@
+"""Cost estimate of an HPO study for ``bench list``."""
+
+from __future__ import annotations
+
+from bench.studies.cost import run_seconds
+from bench.studies.registry import Profile, Study
+
+
+def estimate_hpo(study: Study, profile: Profile, seeds: int) -> tuple[int, float]:
+    """(trainings, seconds): searches x trials, each priced like a mid-size CNN run."""
+    from bench.hpo.runner import methods_for
+
+    methods = methods_for(study, profile.name, None)
+    trials = profile.hpo_trials or study.hpo.get("trials", 10)
+    seconds, runs = 0.0, 0
+    for labels, changes in study.grid():
+        spec = study.spec(profile, 0, changes, labels)
+        n = len(methods) * trials * seeds
+        runs += n
+        seconds += n * run_seconds(spec)
+    return runs, seconds

@@ -1,0 +1,127 @@
+"""Search spaces declared once, translated to each library's native space."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter: ``float``/``int`` in [low, high] (``log``) or ``cat`` of choices."""
+
+    name: str
+    kind: str
+    low: float = 0.0
+    high: float = 1.0
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Space:
+    name: str
+    params: tuple[Param, ...]
+    fixed: dict[str, Any]
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+
+#: ``mnist_cnn_hpo_libs``: lr, conv layers, dense layers, units, activation (+ the best trials'
+#: filters and optimizer); kernel 5 and strides 1 fixed as in its best trials.
+HPO_LIBS = Space("mnist_cnn_hpo_libs", (
+    Param("learning_rate", "float", 1e-6, 1e-2, log=True),
+    Param("conv_layers", "int", 1, 3),
+    Param("dense_layers", "int", 1, 5),
+    Param("units", "int", 5, 512),
+    Param("activation", "cat", choices=("relu", "sigmoid")),
+    Param("filters", "cat", choices=(16, 32)),
+    Param("optimizer", "cat", choices=("rmsprop", "adam")),
+), {"kernel": 5, "strides": 1})
+
+#: ``mnist_cnn_optuna_hyperopt``: Conv-Conv-MaxPool-Dense-Dropout with 8 tuned settings.
+OPTUNA_HYPEROPT = Space("mnist_cnn_optuna_hyperopt", (
+    Param("batch_size", "cat", choices=(32, 64, 128)),
+    Param("filters", "cat", choices=(16, 32, 64)),
+    Param("kernel", "cat", choices=(3, 5)),
+    Param("strides", "cat", choices=(1, 2)),
+    Param("activation", "cat", choices=("relu", "elu", "tanh")),
+    Param("dropout", "float", 0.1, 0.6),
+    Param("hidden", "cat", choices=(128, 256, 512)),
+    Param("learning_rate", "float", 1e-4, 1e-2, log=True),
+), {})
+
+SPACES = {s.name: s for s in (HPO_LIBS, OPTUNA_HYPEROPT)}
+
+
+def to_run_settings(space: Space, params: dict[str, Any]) -> dict[str, Any]:
+    """RunSpec fields for one trial's parameters."""
+    p = {**space.fixed, **params}
+    if space is HPO_LIBS:
+        arch = {"kind": "cnn", "conv_filters": [int(p["filters"])] * int(p["conv_layers"]),
+                "kernel": int(p["kernel"]), "strides": int(p["strides"]), "pool": "each",
+                "padding": "same", "dense": [int(p["units"])] * int(p["dense_layers"]),
+                "activation": p["activation"]}
+        return {"arch": arch, "model": "cnn_hpo", "optimizer": p["optimizer"],
+                "learning_rate": float(p["learning_rate"])}
+    arch = {"kind": "cnn", "conv_filters": [int(p["filters"]), int(p["filters"]) * 2],
+            "kernel": int(p["kernel"]), "strides": int(p["strides"]), "pool": "end",
+            "padding": "same", "dense": [int(p["hidden"])], "dropout": float(p["dropout"]),
+            "activation": p["activation"]}
+    return {"arch": arch, "model": "cnn_tuned", "optimizer": "adam",
+            "learning_rate": float(p["learning_rate"]), "batch_size": int(p["batch_size"])}
+
+
+# -- translations ------------------------------------------------------------------------
+def suggest_optuna(trial: Any, space: Space) -> dict[str, Any]:
+    out = {}
+    for p in space.params:
+        if p.kind == "float":
+            out[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        elif p.kind == "int":
+            out[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+        else:
+            out[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+    return out
+
+
+def hyperopt_space(space: Space) -> dict[str, Any]:
+    from hyperopt import hp
+
+    out = {}
+    for p in space.params:
+        if p.kind == "float":
+            out[p.name] = (hp.loguniform(p.name, math.log(p.low), math.log(p.high)) if p.log
+                           else hp.uniform(p.name, p.low, p.high))
+        elif p.kind == "int":  # quniform, not uniformint: ATPE breaks on uniformint
+            out[p.name] = hp.quniform(p.name, p.low, p.high, 1)
+        else:
+            out[p.name] = hp.choice(p.name, list(p.choices))
+    return out
+
+
+def skopt_space(space: Space) -> list[Any]:
+    from skopt.space import Categorical, Integer, Real
+
+    dims = []
+    for p in space.params:
+        if p.kind == "float":
+            dims.append(Real(p.low, p.high, prior="log-uniform" if p.log else "uniform",
+                             name=p.name))
+        elif p.kind == "int":
+            dims.append(Integer(int(p.low), int(p.high), name=p.name))
+        else:
+            dims.append(Categorical(list(p.choices), name=p.name))
+    return dims
+
+
+def normalise(space: Space, params: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values (ints for int params) whatever library produced them."""
+    out = {}
+    for p in space.params:
+        v = params[p.name]
+        v = v.item() if hasattr(v, "item") else v
+        out[p.name] = int(round(v)) if p.kind == "int" else v
+    return out

@@ -1,0 +1,155 @@
+"""HPO results per (study, library, algorithm, fraction): best accuracy, time, ranks, claims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.report.claims import MIN_SEEDS
+from bench.report.stats import mean_ci
+
+KEYS = ["study", "profile", "method", "library", "algorithm", "fraction", "epochs"]
+
+
+def method_stats(searches: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95 % CI over seeds of best accuracy, test accuracy and optimisation time."""
+    ok = searches[searches["status"] == "ok"]
+    rows = []
+    for keys, g in ok.groupby(KEYS, dropna=False):
+        row = dict(zip(KEYS, keys, strict=True)) | {"n": len(g)}
+        for col, name in (("best_accuracy", "best"), ("best_test_accuracy", "test"),
+                          ("optimization_seconds", "seconds"),
+                          ("suggest_seconds_total", "suggest_seconds"),
+                          ("time_to_target_seconds", "time_to_target")):
+            mean, sd, low, high = mean_ci(g[col].astype(float).to_numpy())
+            row.update({f"{name}_mean": mean, f"{name}_ci_low": low, f"{name}_ci_high": high})
+        row["reached_target"] = int(g["time_to_target_seconds"].notna().sum())
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    grp = df.groupby(["study", "profile", "fraction", "epochs"])
+    df["rank_accuracy"] = grp["best_mean"].rank(ascending=False, method="min").astype(int)
+    df["rank_speed"] = grp["seconds_mean"].rank(method="min").astype(int)
+    return df.sort_values(["study", "fraction", "rank_accuracy"]).reset_index(drop=True)
+
+
+def rank_test(searches: pd.DataFrame) -> pd.DataFrame:
+    """Friedman test of the methods' best accuracy across (fraction, seed) blocks."""
+    rows = []
+    ok = searches[searches["status"] == "ok"]
+    for (study, profile), g in ok.groupby(["study", "profile"]):
+        table = g.pivot_table(index=["fraction", "seed"], columns="method",
+                              values="best_accuracy").dropna()
+        if table.shape[1] < 3 or table.shape[0] < 2:
+            continue
+        res = stats.friedmanchisquare(*[table[c].to_numpy() for c in table.columns])
+        ranks = table.rank(axis=1, ascending=False).mean()
+        rows.append({"study": study, "profile": profile, "blocks": table.shape[0],
+                     "statistic": float(res.statistic), "p_value": float(res.pvalue),
+                     "mean_ranks": ranks.round(3).to_dict().__repr__()})
+    return pd.DataFrame(rows)
+
+
+def hpo_claims(searches: pd.DataFrame) -> list[dict]:
+    """Verdicts for the HPO papers' claims."""
+    out = []
+    ok = searches[(searches["status"] == "ok") & (searches["study"] == "hpo")]
+
+    def verdict(cid: str, source: str, text: str, v: str, ev: str) -> dict:
+        return {"claim_id": cid, "source": source, "claim": text, "study": "hpo",
+                "verdict": v, "evidence": ev, "numbers": ""}
+
+    libs = ok.groupby("library")
+    if ok.empty or len(libs) < 2:
+        for cid, text in (("hpo_optuna_fastest", "Optuna is the fastest library."),
+                          ("hpo_hyperopt_most_accurate", "HyperOpt is (slightly) the most "
+                           "accurate library."),
+                          ("hpo_more_data_helps", "More data gives better accuracy.")):
+            out.append(verdict(cid, "mnist_cnn_hpo_libs", text, "inconclusive",
+                               "no HPO results for two or more libraries yet"))
+        return out
+    seeds = int(ok.groupby(["library", "fraction"]).size().min())
+    # paired by (fraction, seed, algorithm-default): compare per library means
+    secs = ok.groupby("library")["optimization_seconds"].mean().sort_values()
+    acc = ok.groupby("library")["best_test_accuracy"].mean().sort_values(ascending=False)
+
+    def paired(metric: str, a: str, b: str) -> float:
+        pa = ok[ok["library"] == a].groupby(["fraction", "seed"])[metric].mean()
+        pb = ok[ok["library"] == b].groupby(["fraction", "seed"])[metric].mean()
+        common = pa.index.intersection(pb.index)
+        if len(common) < 3:
+            return np.nan
+        return float(stats.wilcoxon(pa[common], pb[common]).pvalue)
+
+    fastest = secs.index[0]
+    ev = "; ".join(f"{lib} {s:.1f}s" for lib, s in secs.items())
+    if "optuna" not in secs.index:
+        v = "inconclusive"
+    elif fastest == "optuna":
+        p = paired("optimization_seconds", "optuna", secs.index[1])
+        v = "confirmed" if seeds >= MIN_SEEDS or p < 0.05 else "inconclusive"
+        ev += f"; paired Wilcoxon vs {secs.index[1]} p={p:.3g}"
+    else:
+        p = paired("optimization_seconds", fastest, "optuna")
+        v = "not confirmed" if p < 0.05 else "inconclusive"
+        ev += f"; {fastest} faster than optuna, paired Wilcoxon p={p:.3g}"
+    out.append(verdict("hpo_optuna_fastest", "mnist_cnn_hpo_libs",
+                       "Optuna is the fastest library.", v, ev + " (mean optimisation time)"))
+    best = acc.index[0]
+    ev = "; ".join(f"{lib} {a:.4f}" for lib, a in acc.items()) + " (mean best test accuracy)"
+    if "hyperopt" not in acc.index:
+        v = "inconclusive"
+    else:
+        other = acc.index[1] if best == "hyperopt" else best
+        p = paired("best_test_accuracy", "hyperopt", other)
+        ev += f"; paired Wilcoxon hyperopt vs {other} p={p:.3g}"
+        if best == "hyperopt":
+            v = "confirmed" if p < 0.05 else "inconclusive"
+        else:
+            v = "not confirmed" if p < 0.05 else "inconclusive"
+    out.append(verdict("hpo_hyperopt_most_accurate", "mnist_cnn_hpo_libs",
+                       "HyperOpt is (slightly) the most accurate library.", v, ev))
+    by_frac = ok.groupby("fraction")["best_test_accuracy"]
+    rho = stats.spearmanr(ok["fraction"], ok["best_test_accuracy"])
+    ev = "; ".join(f"{f:g}: {m:.4f}" for f, m in by_frac.mean().items())
+    ev += f"; Spearman rho {rho.statistic:.2f} (p={rho.pvalue:.3g}, n={len(ok)})"
+    v = ("confirmed" if rho.pvalue < 0.05 and rho.statistic > 0 else
+         "not confirmed" if rho.pvalue < 0.05 else "inconclusive")
+    out.append(verdict("hpo_more_data_helps", "mnist_cnn_hpo_libs",
+                       "More data gives better accuracy.", v, ev))
+    return out
+
+
+def hpo_paper_rows(searches: pd.DataFrame, paper: pd.DataFrame) -> list[dict]:
+    """Tables 3-7 of mnist_cnn_hpo_libs next to our means."""
+    rows = []
+    ok = searches[searches["status"] == "ok"]
+    for rec in paper[paper["source"] == "mnist_cnn_hpo_libs"].itertuples(index=False):
+        if rec.table.startswith("table") and "fraction" in rec.table:
+            lib, _, frac = str(rec.level).partition("@fraction=")
+            sel = ok[(ok["study"] == "hpo") & (ok["library"] == lib)
+                     & np.isclose(ok["fraction"], float(frac))
+                     & (ok["method"] == ok["library"] + ":" + ok["algorithm"])]
+            default = {"optuna": "tpe", "hyperopt": "tpe", "scikit-optimize": "gp"}[lib]
+            sel = sel[sel["algorithm"] == default]
+        elif rec.table == "table7_epochs":
+            sel = ok[(ok["study"] == "hpo_epochs") & (ok["epochs"] == int(rec.level))]
+        else:
+            continue
+        for profile, g in sel.groupby("profile") if not sel.empty else [(None, sel)]:
+            col = ("optimization_seconds" if rec.metric == "optimization_seconds"
+                   else "best_test_accuracy")
+            scale = 100.0 if rec.metric.endswith("_pct") else 1.0
+            values = g[col].astype(float).to_numpy() * scale
+            mean, sd, low, high = mean_ci(values)
+            rows.append({"profile": profile, "source": rec.source, "table": rec.table,
+                         "study": "hpo" if "fraction" in rec.table else "hpo_epochs",
+                         "level": str(rec.level), "metric": rec.metric, "epochs": int(rec.epochs),
+                         "paper_value": float(rec.value), "measured_mean": mean,
+                         "measured_sd": sd, "ci_low": low, "ci_high": high, "n": len(values),
+                         "difference": mean - float(rec.value) if np.isfinite(mean) else np.nan,
+                         "paper_in_ci": bool(low <= rec.value <= high)
+                         if np.isfinite(low) else None})
+    return rows

@@ -1,0 +1,74 @@
+"""HPO: one space in three libraries, method selection, failed trials kept."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.errors import BenchError
+from bench.hpo import libraries
+from bench.hpo.space import HPO_LIBS, OPTUNA_HYPEROPT, normalise, to_run_settings
+from bench.spec import RunSpec
+
+
+def _fake_evaluate(params: dict) -> dict:
+    """A cheap deterministic objective: higher learning rate (log) is better."""
+    acc = 0.5 + 0.04 * math.log10(params["learning_rate"])
+    if params.get("activation") == "sigmoid":
+        return {"run": {"status": "failed", "error": "injected failure"}}
+    return {"run": {"status": "ok", "score_accuracy": acc, "test_accuracy": acc,
+                    "test_loss": 1 - acc, "train_seconds": 0.0}}
+
+
+@pytest.mark.parametrize("method", [
+    "optuna:tpe", "optuna:random", "optuna:cmaes", "optuna:qmc", "hyperopt:tpe", "hyperopt:rand",
+    "hyperopt:anneal", "hyperopt:atpe", "skopt:gp", "skopt:forest", "skopt:gbrt", "skopt:random",
+])
+def test_every_algorithm_runs_its_own_loop(method: str) -> None:
+    (lib, alg), = libraries.parse_methods(method)
+    log = libraries.TrialLog(HPO_LIBS, _fake_evaluate)
+    libraries.run_search(lib, alg, log, n_trials=4, seed=0, storage=None, study_name="t")
+    assert len(log.rows) == 4
+    for row in log.rows:
+        assert row["suggest_seconds"] >= 0 and row["trial_seconds"] >= 0
+        assert isinstance(row["param_conv_layers"], int) and 1 <= row["param_conv_layers"] <= 3
+        assert 1e-6 <= row["param_learning_rate"] <= 1e-2
+        if row["param_activation"] == "sigmoid":
+            assert row["status"] == "failed" and row["objective"] is None
+    best = [r["best_so_far"] for r in log.rows if r["best_so_far"] is not None]
+    assert best == sorted(best)
+
+
+def test_parse_methods_and_errors() -> None:
+    assert libraries.parse_methods("skopt:gp,optuna") == [("scikit-optimize", "gp")] + [
+        ("optuna", a) for a in libraries.ALGORITHMS["optuna"]]
+    with pytest.raises(BenchError, match="valid: optuna, hyperopt, scikit-optimize"):
+        libraries.parse_methods("nevergrad:de")
+    with pytest.raises(BenchError, match="unknown hyperopt algorithm 'cmaes'"):
+        libraries.parse_methods("hyperopt:cmaes")
+
+
+def test_spaces_translate_to_valid_run_specs() -> None:
+    for space, params in (
+        (HPO_LIBS, {"learning_rate": 1e-3, "conv_layers": 3.0, "dense_layers": 5, "units": 512,
+                    "activation": "relu", "filters": 32, "optimizer": "adam"}),
+        (OPTUNA_HYPEROPT, {"batch_size": 128, "filters": 64, "kernel": 3, "strides": 1,
+                           "activation": "relu", "dropout": 0.5, "hidden": 128,
+                           "learning_rate": 5e-4}),
+    ):
+        settings = to_run_settings(space, normalise(space, params))
+        spec = RunSpec(study="t", dataset="mnist", **settings)
+        spec.validate()
+        assert spec.architecture()["kind"] == "cnn"
+
+
+def test_optuna_journal_storage_is_written(tmp_path) -> None:
+    log = libraries.TrialLog(HPO_LIBS, _fake_evaluate)
+    journal = tmp_path / "optuna" / "journal.log"
+    libraries.run_search("optuna", "tpe", log, 3, 0, storage=journal, study_name="s1")
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    assert len(optuna.load_study(study_name="s1", storage=storage).trials) == 3
