@@ -130,13 +130,15 @@ def parse_idx(raw: bytes, path: Path, kind: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-def _read_gz(path: Path) -> tuple[bytes, bytes]:
-    """Return (compressed, decompressed) bytes; a truncated or damaged gzip is a BenchError."""
+def _gunzip(path: Path, packed: bytes, info: DatasetInfo) -> bytes:
+    """Decompress; a truncated or damaged gzip is a BenchError naming file and checksum."""
     try:
-        packed = path.read_bytes()
-        return packed, gzip.decompress(packed)
+        return gzip.decompress(packed)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise BenchError(f"corrupt dataset file {path}: {exc}") from exc
+        raise BenchError(
+            f"corrupt dataset file {path}: {exc}; replace it with the original file (official "
+            f"md5 {info.gz_md5[path.name]}) in {path.parent}/"
+        ) from exc
 
 
 def _sha256sums(folder: Path) -> dict[str, str]:
@@ -223,7 +225,8 @@ def locate(name: str, data_dir: Path | str | None = None, download: bool = True)
     return target
 
 
-def _verify(info: DatasetInfo, folder: Path, fname: str, packed: bytes, raw: bytes) -> str:
+def _verify_packed(info: DatasetInfo, folder: Path, fname: str, packed: bytes) -> str | None:
+    """Check the compressed file against SHA256SUMS or the official MD5 (None: no verdict)."""
     sums = _sha256sums(folder)
     path = folder / fname
     if fname in sums:
@@ -236,6 +239,11 @@ def _verify(info: DatasetInfo, folder: Path, fname: str, packed: bytes, raw: byt
         return "sha256sums"
     if _digest(packed, "md5") == info.gz_md5[fname]:
         return "official-md5"
+    return None
+
+
+def _verify_raw(info: DatasetInfo, folder: Path, fname: str, raw: bytes) -> str:
+    path = folder / fname
     official_count = COUNTS["train" if fname.startswith("train") else "test"]
     count = int.from_bytes(raw[4:8], "big") if len(raw) >= 8 else -1
     if fname in info.raw_md5 and count == official_count:
@@ -256,8 +264,13 @@ def _load_cached(name: str, folder: str) -> Dataset:
     arrays, sha, how = {}, {}, set()
     for key, fname in FILES.items():
         path = root / fname
-        packed, raw = _read_gz(path)
-        how.add(_verify(info, root, fname, packed, raw))
+        try:
+            packed = path.read_bytes()
+        except OSError as exc:
+            raise BenchError(f"unreadable dataset file {path}: {exc}") from exc
+        verdict = _verify_packed(info, root, fname, packed)
+        raw = _gunzip(path, packed, info)
+        how.add(verdict or _verify_raw(info, root, fname, raw))
         sha[fname] = _digest(packed, "sha256")
         arrays[key] = parse_idx(raw, path, "images" if key.endswith("images") else "labels")
     for split in ("train", "test"):

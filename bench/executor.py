@@ -78,17 +78,17 @@ class LocalExecutor:
         return asdict(self.options) if self.options is not None else {}
 
     def map(self, specs: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        specs = list(specs)
+        """Records of ``specs`` as they finish (lazily, one at a time with one worker)."""
         if self.workers == 1:
-            if not specs:
-                return
-            from bench import engine
-            from bench.options import EngineOptions
-
-            options = self.options or EngineOptions()
+            options = None
             for spec in specs:
+                from bench import engine
+                from bench.options import EngineOptions
+
+                options = options or self.options or EngineOptions()
                 yield engine.run(spec, options)
             return
+        specs = list(specs)
         pool = self._ensure_pool()
         pending = {pool.submit(_worker_run, s.to_dict(), self._options_dict()) for s in specs}
         try:

@@ -269,12 +269,17 @@ def _tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("batch_size", "diverged_epoch", "epochs_completed", "params", "n_train"):
         if col in df:
             df[col] = pd.array(pd.to_numeric(df[col], errors="coerce"), dtype="Int64")
-    for col in ("test_accuracy", "test_loss", "train_seconds", "learning_rate"):
+    for col in ("test_accuracy", "test_loss", "train_seconds", "learning_rate", "macro_f1",
+                "score_accuracy", "fit_seconds", "wall_seconds", "test_fraction", "fraction"):
         if col not in df:
             df[col] = float("nan")
-    for col in ("error", "traceback"):
+    for col in ("error", "traceback", "dataset", "model", "optimizer", "activation",
+                "initializer", "validation", "factor", "level", "profile"):
         if col not in df:
             df[col] = None
+    for col in ("params", "n_train", "epochs", "diverged_epoch"):
+        if col not in df:
+            df[col] = pd.array([None] * len(df), dtype="Int64")
     return df.sort_values(["study", "run_id"]).reset_index(drop=True)
 
 

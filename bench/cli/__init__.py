@@ -30,9 +30,10 @@ from bench.cli import (  # noqa: E402,F401  (each module registers its command)
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns Exit codes in this mode
+        sys.exit(code if isinstance(code, int) else 0)
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         sys.exit(2)
     except typer.Abort:
         print("aborted", file=sys.stderr)

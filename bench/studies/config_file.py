@@ -68,7 +68,11 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.loads(text)
         loaded = yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise BenchError(f"study file {path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or exc
+        kind = "TOML" if path.suffix == ".toml" else "YAML"
+        raise BenchError(f"study file {path}: not valid {kind}{where}: {what}") from exc
     if not isinstance(loaded, dict):
         raise BenchError(f"study file {path}: expected a mapping at the top level")
     return loaded

@@ -191,6 +191,8 @@ class StudyRunner:
             if run["status"] not in FINAL_STATUSES:
                 self.outcome.failed.append(run)
             self.reporter.advance(record)
+            if stop.stop:
+                break
         if stop.stop:
             self.outcome.interrupted = True
 

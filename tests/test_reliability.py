@@ -1,0 +1,206 @@
+"""Fault injection: kill -9, Ctrl-C, concurrent writers, NaN runs, failures, damaged files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import store as store_mod
+from bench.store import ResultStore
+from tests.helpers import ROOT, bench
+
+STUDY = """
+name: tiny
+base: {dataset: mnist, model: model_1, epochs: 2, optimizer: adam}
+factors:
+  learning_rate: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006]
+"""
+
+
+def _study_file(tmp_path: Path, text: str = STUDY) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    return path
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_records(results: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    folder = results / "records" / "runs"
+    while time.time() < deadline:
+        if folder.exists() and len(list(folder.glob("*.json"))) >= n:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"bench exited early: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for records")
+
+
+def _assert_exactly_once(results: Path, expected: int) -> pd.DataFrame:
+    runs = pd.read_parquet(results / "runs.parquet")
+    assert len(runs) == expected and runs["run_id"].is_unique
+    assert (runs["status"] == "ok").all()
+    for path in results.rglob("*.json"):
+        json.loads(path.read_text())  # every file readable
+    return runs
+
+
+def test_kill_9_during_runs_then_resume(tiny_data_dir: Path, tmp_path: Path) -> None:
+    results, study = tmp_path / "R", _study_file(tmp_path)
+    args = ["run", "--config", str(study), "--results", str(results)]
+    for already in (1, 3):  # kill twice, at different points
+        proc = _start(args)
+        _wait_records(results, already, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in (results / "records" / "runs").glob("*")}
+    done = bench(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _assert_exactly_once(results, 6)
+    for name, stamp in finished.items():  # nothing finished was re-run
+        assert (results / "records" / "runs" / name).stat().st_mtime_ns == stamp
+
+
+def test_ctrl_c_stops_after_current_run(tiny_data_dir: Path, tmp_path: Path) -> None:
+    results, study = tmp_path / "R", _study_file(tmp_path)
+    args = ["run", "--config", str(study), "--results", str(results)]
+    proc = _start(args)
+    _wait_records(results, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    kept = len(list((results / "records" / "runs").glob("*.json")))
+    assert 1 <= kept < 6
+    assert len(pd.read_parquet(results / "runs.parquet")) == kept  # compacted on the way out
+    done = bench(*args)
+    assert done.returncode == 0
+    _assert_exactly_once(results, 6)
+
+
+def test_two_concurrent_writers(tiny_data_dir: Path, tmp_path: Path) -> None:
+    results, study = tmp_path / "R", _study_file(tmp_path)
+    args = ["run", "--config", str(study), "--results", str(results)]
+    procs = [_start(args), _start(args)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
+    _assert_exactly_once(results, 6)
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert len(manifest["sessions"]) == 2
+
+
+def test_nan_run_is_diverged_and_failure_is_stored(tiny_data_dir: Path, tmp_path: Path) -> None:
+    study = _study_file(tmp_path, """
+name: faults
+base: {dataset: mnist, model: model_1, epochs: 3, optimizer: sgd, activation: linear}
+factors:
+  learning_rate: [1.0e+12, 0.01]
+  validation: [test, "holdout:1000000"]
+""")
+    results = tmp_path / "R"
+    out = bench("run", "--config", str(study), "--results", str(results), "--profile", "paper")
+    assert out.returncode == 1  # failures make the exit code non-zero...
+    runs = pd.read_parquet(results / "runs.parquet")
+    assert len(runs) == 4  # ...but the sweep went on
+    statuses = dict(zip(runs["level"], runs["status"], strict=True))
+    assert statuses["1000000000000.0|test"] == "diverged"
+    assert statuses["0.01|test"] == "ok"
+    failed = runs[runs["status"] == "failed"]
+    assert len(failed) == 2 and failed["error"].str.contains("holdout").all()
+    assert runs.loc[runs["status"] == "diverged", "diverged_epoch"].iloc[0] == 1
+    assert "failed" in out.stderr
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\nfactors: {optimizer: [adam, adamz]}\n", "field 'factors.optimizer[1]': unknown "
+     "optimizer 'adamz'; valid: adadelta"),
+    ("name: x\nfactors: {activation: [selu, swishy]}\n", "unknown activation 'swishy'"),
+    ("name: x\nfactors: {initializer: [he_nrml]}\n", "unknown initializer 'he_nrml'"),
+    ("name: x\nfactors: {colour: [red]}\n", "field 'factors': Value error, unknown factor"),
+    ("name: x\nbase: {epochz: 3}\nfactors: {seed_x: [1]}\n", "field 'base'"),
+    ("name: x\nfactors: {optimizer: [adam]}\nextra: 1\n", "field 'extra'"),
+    ("name: [unclosed\n", "not valid YAML"),
+])
+def test_bad_study_file_exits_2(tmp_path: Path, text: str, message: str) -> None:
+    study = _study_file(tmp_path, text)
+    out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "R").exists()
+
+
+def test_corrupt_dataset_names_file_checksum_and_place(real_data_dir: Path,
+                                                       tmp_path: Path) -> None:
+    data = tmp_path / "data" / "fashion-mnist"
+    data.mkdir(parents=True)
+    for f in (real_data_dir / "fashion-mnist").iterdir():
+        (data / f.name).write_bytes(f.read_bytes())
+    target = data / "train-labels-idx1-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:-100])  # truncated
+    out = bench("run", "optimizers_mlp", "--data-dir", str(tmp_path / "data"),
+                "--results", str(tmp_path / "R"))
+    assert out.returncode == 2
+    assert "train-labels-idx1-ubyte.gz" in out.stderr and "expected" in out.stderr
+    assert "original file" in out.stderr
+    assert not (tmp_path / "R").exists()
+
+
+def test_incompatible_schema_exits_2_and_keeps_files(tmp_path: Path, tiny_data_dir: Path) -> None:
+    results = tmp_path / "R"
+    results.mkdir()
+    manifest = json.dumps({"schema_version": 999})
+    (results / "manifest.json").write_text(manifest)
+    out = bench("run", "--config", str(_study_file(tmp_path)), "--results", str(results))
+    assert out.returncode == 2 and "schema version 999" in out.stderr
+    assert (results / "manifest.json").read_text() == manifest
+
+
+def test_truncated_table_and_leftover_temp_files_are_repaired(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "R")
+    from tests.test_store import _record
+
+    store.write_record("runs", "a", _record("a"))
+    store.compact()
+    table = tmp_path / "R" / "runs.parquet"
+    table.write_bytes(table.read_bytes()[:50])  # a writer killed outside bench
+    (tmp_path / "R" / "records" / "runs" / ".b.json.123.tmp").write_text('{"run": {')
+    out = bench("compact", str(tmp_path / "R"))
+    assert out.returncode == 0, out.stderr
+    assert pd.read_parquet(table)["run_id"].tolist() == ["a"]
+
+
+def test_crash_inside_a_write_leaves_the_old_file(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "t.json"
+    store_mod.atomic_write_json(path, {"v": 1})
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_mod.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store_mod.atomic_write_json(path, {"v": 2})
+    assert json.loads(path.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]
+
+
+def test_site_on_partial_result_set(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "R")
+    from tests.test_store import _record
+
+    store.write_record("runs", "a", _record("a", study="initializers"))  # records, no tables yet
+    out = bench("site", "--results", str(tmp_path / "R"), "--out", str(tmp_path / "site"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "site" / "studies" / "initializers.html").exists()
+    assert os.path.exists(tmp_path / "R" / "runs.parquet")
