@@ -128,14 +128,20 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
     ds = data.load(spec.dataset, options.data_dir)
     split = data.make_split(ds, spec.fraction, spec.seed, spec.validation, spec.test_fraction)
     keras.utils.set_random_seed(spec.seed)
-    keras.config.set_dtype_policy(spec.precision)
+    arch = spec.architecture()
+    precision = options.precision_for(spec.precision, arch["kind"])
+    row["precision"] = precision
+    keras.config.set_dtype_policy(precision)
     try:
-        model = models.build(spec.architecture())
+        model = models.build(arch)
     finally:
         keras.config.set_dtype_policy("float32")
-    arch = spec.architecture()
     batch = spec.effective_batch_size
-    jit = options.jit_for(arch["kind"])
+    jit = options.jit_for(arch["kind"], spec.epochs * math.ceil(len(split.y_train) / batch))
+    if options.deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # optional TF-only path
+
+        tf.config.experimental.enable_op_determinism()
     model.compile(
         optimizer=make_optimizer(spec.optimizer, spec.effective_learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -144,7 +150,8 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         steps_per_execution=options.steps_for(len(split.y_train), batch),
     )
     row.update(params=int(model.count_params()), n_train=int(len(split.y_train)),
-               n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit)
+               n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit,
+               deterministic=options.deterministic)
     timer = _EpochTimer()
     fit_start = time.perf_counter()
     validation = None if spec.validation == "none" else (split.x_val, split.y_val)

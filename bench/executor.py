@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -49,7 +50,39 @@ def default_workers() -> int:
 
 def _worker_init(queue: Any, env: dict[str, str]) -> None:
     os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it drains workers
     pin_worker(queue.get())
+
+
+def windowed(specs: Iterable[Any], submit: Any, window: int, wait: Any,
+             cancel: Any = lambda handle: handle.cancel()) -> Iterator[Any]:
+    """Keep at most ``window`` specs in flight; yield results as they finish.
+
+    Specs are pulled lazily, so a producer that stops (Ctrl-C) stops new submissions while
+    the runs in flight finish and are still yielded (and stored).
+    """
+    source = iter(specs)
+    inflight: list[Any] = []
+    try:
+        while True:
+            while len(inflight) < window:
+                spec = next(source, None)
+                if spec is None:
+                    break
+                inflight.append(submit(spec))
+            if not inflight:
+                return
+            done, inflight = wait(inflight)
+            yield from done
+    finally:
+        for handle in inflight:
+            with contextlib.suppress(Exception):
+                cancel(handle)
+
+
+def _wait_futures(inflight: list[Any]) -> tuple[list[Any], list[Any]]:
+    done, rest = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+    return [f.result() for f in done], list(rest)
 
 
 def _worker_run(spec_dict: dict[str, Any], options_dict: dict[str, Any]) -> dict[str, Any]:
@@ -88,15 +121,10 @@ class LocalExecutor:
                 options = options or self.options or EngineOptions()
                 yield engine.run(spec, options)
             return
-        specs = list(specs)
         pool = self._ensure_pool()
-        pending = {pool.submit(_worker_run, s.to_dict(), self._options_dict()) for s in specs}
-        try:
-            for fut in cf.as_completed(pending):
-                yield fut.result()
-        finally:
-            for fut in pending:
-                fut.cancel()
+        yield from windowed(specs, lambda s: pool.submit(_worker_run, s.to_dict(),
+                                                           self._options_dict()),
+                            self.workers, _wait_futures)
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:

@@ -35,14 +35,22 @@ def build_mlp(
     if len(rates) != len(hidden):
         raise BenchError(f"dropout has {len(rates)} rates for {len(hidden)} hidden layers")
     layers: list[keras.layers.Layer] = [keras.Input(INPUT_SHAPE), keras.layers.Flatten()]
-    for units, rate in zip(hidden, rates, strict=True):
+    return keras.Sequential(layers + _dense_head(hidden, rates, activation, initializer))
+
+
+def _dense_head(units: list[int], rates: list[float], activation: str,
+                initializer: str) -> list[keras.layers.Layer]:
+    """Dense(u, activation) [- Dropout(rate)] per hidden layer, then Dense(10, softmax)."""
+    layers: list[keras.layers.Layer] = []
+    for width, rate in zip(units, rates, strict=True):
         layers.append(
-            keras.layers.Dense(int(units), activation=activation, kernel_initializer=initializer)
+            keras.layers.Dense(int(width), activation=activation, kernel_initializer=initializer)
         )
         if rate:
             layers.append(keras.layers.Dropout(rate))
+    # float32 output even under a mixed-precision policy (stable softmax and loss)
     layers.append(keras.layers.Dense(N_CLASSES, activation="softmax", dtype="float32"))
-    return keras.Sequential(layers)
+    return layers
 
 
 def build_cnn(
@@ -78,14 +86,9 @@ def build_cnn(
     if pool == "end":
         layers.append(keras.layers.MaxPooling2D(2))
     layers.append(keras.layers.Flatten())
-    for units in dense or []:
-        layers.append(
-            keras.layers.Dense(int(units), activation=activation, kernel_initializer=initializer)
-        )
-        if dropout:
-            layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(N_CLASSES, activation="softmax", dtype="float32"))
-    return keras.Sequential(layers)
+    dense = dense or []
+    return keras.Sequential(
+        layers + _dense_head(dense, [dropout] * len(dense), activation, initializer))
 
 
 def build(arch: dict[str, Any] | str, activation: str | None = None,

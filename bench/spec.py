@@ -38,7 +38,7 @@ class RunSpec:
     validation: str = "test"
     test_fraction: float = 1.0
     score_fraction: float = 1.0  # HPO objective: accuracy on a seeded sample of the test set
-    precision: str = "float32"
+    precision: str = "auto"  # auto | float32 | mixed_bfloat16 | mixed_float16
     factors: dict[str, Any] = field(default_factory=dict)  # the study's own factor columns
 
     def architecture(self) -> dict[str, Any]:
@@ -90,7 +90,7 @@ class RunSpec:
             raise BenchError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise BenchError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.precision not in ("float32", "mixed_bfloat16", "mixed_float16"):
+        if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
             raise BenchError(f"unknown precision {self.precision!r}")
         return self
 

@@ -95,3 +95,45 @@ def test_algorithms_option_selects_methods(real_data_dir: Path, tmp_path: Path) 
     assert set(trials["method"]) == {"optuna:random", "hyperopt:anneal"}
     bad = bench("run", "hpo", "--results", str(results), "--algorithms", "optuna:nope")
     assert bad.returncode == 2 and "unknown optuna algorithm" in bad.stderr
+
+
+@pytest.mark.slow
+def test_ray_executor_writes_the_same_rows(real_data_dir: Path, tmp_path: Path) -> None:
+    local, ray = tmp_path / "local", tmp_path / "ray"
+    a = bench("run", "optimizers_mlp", "--profile", "smoke", "--results", str(local))
+    b = bench("run", "optimizers_mlp", "--profile", "smoke", "--results", str(ray),
+              "--executor", "ray", "--workers", "2")
+    assert a.returncode == 0 and b.returncode == 0, b.stderr[-3000:]
+    ra = pd.read_parquet(local / "runs.parquet").set_index("run_id").sort_index()
+    rb = pd.read_parquet(ray / "runs.parquet").set_index("run_id").sort_index()
+    assert list(ra.index) == list(rb.index) and len(ra) == 4
+    assert set(ra.columns) == set(rb.columns)
+    assert (rb["status"] == "ok").all()
+    assert (abs(ra["test_accuracy"] - rb["test_accuracy"]) < 0.05).all()
+    manifest = json.loads((ray / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["executor"] == "ray"
+
+
+@pytest.mark.slow
+def test_workers_pool_writes_every_run_once(real_data_dir: Path, tmp_path: Path) -> None:
+    out = bench("run", "optimizers_mlp", "--profile", "smoke", "--results", str(tmp_path / "W"),
+                "--workers", "2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    runs = pd.read_parquet(tmp_path / "W" / "runs.parquet")
+    assert len(runs) == 4 and runs["run_id"].is_unique and (runs["status"] == "ok").all()
+
+
+def test_study_file_runs(tiny_data_dir: Path, tmp_path: Path) -> None:
+    study = tmp_path / "s.toml"
+    study.write_text('name = "mine"\n[base]\ndataset = "mnist"\nmodel = "model_1"\nepochs = 2\n'
+                     '[factors]\noptimizer = ["adam", "sgd"]\n')
+    out = bench("run", "--config", str(study), "--profile", "paper", "--seeds", "3",
+                "--results", str(tmp_path / "R"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    runs = pd.read_parquet(tmp_path / "R" / "runs.parquet")
+    assert len(runs) == 6 and set(runs["study"]) == {"mine"}
+    levels = pd.read_parquet(tmp_path / "R" / "derived" / "levels.parquet")
+    mine = levels[levels["study"] == "mine"]
+    assert set(mine["level"]) == {"adam", "sgd"} and (mine["n"] == 3).all()
+    assert mine["accuracy_ci_low"].notna().all()
+    assert (tmp_path / "R" / "derived" / "claims.parquet").exists()

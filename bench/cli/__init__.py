@@ -22,6 +22,7 @@ from bench.cli import (  # noqa: E402,F401  (each module registers its command)
     all_cmd,
     compact_cmd,
     list_cmd,
+    perf_cmd,
     run_cmd,
     site_cmd,
 )

@@ -10,6 +10,7 @@ from bench.cli import app
 from bench.cli.common import (
     AddressOpt,
     DataDirOpt,
+    DeterministicOpt,
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
@@ -19,6 +20,7 @@ from bench.cli.common import (
     execute,
     exit_code,
 )
+from bench.cli.progress import console
 from bench.studies import REGISTRY, get_profile
 
 
@@ -35,18 +37,20 @@ def all_(
     executor: str = ExecutorOpt,
     address: str = AddressOpt,
     gpus_per_run: float = GpusOpt,
+    deterministic: bool = DeterministicOpt,
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
-    outcome = execute(list(REGISTRY), profile, seeds, results, data_dir, workers, force,
-                      executor, address, gpus_per_run, command="all")
-    if not no_site and not outcome.interrupted:
-        try:
-            from bench.site.build import build_site
-        except ImportError:
-            pass
-        else:
-            from bench import paths
+    from bench.cli.common import default_results
 
-            build_site(sorted(p for p in paths.results_root().iterdir() if p.is_dir()), site)
+    results = results or default_results(profile)
+    outcome = execute(list(REGISTRY), profile, seeds, results, data_dir, workers, force,
+                      executor, address, gpus_per_run, command="all",
+                      deterministic=deterministic)
+    if not no_site and not outcome.interrupted:
+        from bench.site.build import build_site, default_result_dirs
+
+        sets = sorted({Path(results).resolve(), *(p.resolve() for p in default_result_dirs())})
+        counts = build_site(sets, site)
+        console.print(f"site: {counts['pages']} pages from {len(sets)} result set(s) in {site}")
     raise typer.Exit(exit_code(outcome))

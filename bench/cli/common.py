@@ -24,11 +24,14 @@ ResultsOpt = typer.Option(None, "--results", "-r", help="Result set directory "
                           "(default: data_cache/results/<profile>-<machine>)")
 DataDirOpt = typer.Option(None, "--data-dir", help="Folder with mnist/ and fashion-mnist/ "
                           "IDX files (default: $BENCH_DATA_DIR, then data_cache/datasets)")
-WorkersOpt = typer.Option(1, "--workers", "-w", help="Parallel training processes (0 = auto)")
+WorkersOpt = typer.Option(0, "--workers", "-w", help="Parallel training processes pinned to "
+                          "their cores (0 = auto: one per core on a CPU, 1 on a GPU)")
 ForceOpt = typer.Option(False, "--force", help="Re-run configurations already stored")
 ExecutorOpt = typer.Option("local", "--executor", help="local | ray")
 AddressOpt = typer.Option(None, "--address", help="Ray cluster address (with --executor ray)")
 GpusOpt = typer.Option(0.0, "--gpus-per-run", help="Fractional GPUs per Ray task")
+DeterministicOpt = typer.Option(False, "--deterministic", help="TensorFlow op determinism "
+                                "(turns XLA off; recorded; do not mix within a comparison)")
 
 
 def default_results(profile: str) -> Path:
@@ -55,7 +58,8 @@ def check_datasets(studies: list[Study], data_dir: Path | None) -> dict[str, Any
 def execute(studies: list[Study], profile_name: str, seeds: int | None, results: Path | None,
             data_dir: Path | None, workers: int, force: bool, executor_name: str = "local",
             address: str | None = None, gpus_per_run: float = 0.0,
-            command: str = "run", extra: dict[str, Any] | None = None) -> Outcome:
+            command: str = "run", extra: dict[str, Any] | None = None,
+            deterministic: bool = False) -> Outcome:
     """Run ``studies`` into a result set; returns the outcome (the caller sets the exit code)."""
     profile = get_profile(profile_name)
     n_seeds = seeds if seeds is not None else profile.seeds
@@ -71,12 +75,14 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     from bench.options import EngineOptions
 
     workers = workers or default_workers()
-    options = EngineOptions(data_dir=str(data_dir) if data_dir else None)
+    options = EngineOptions(data_dir=str(data_dir) if data_dir else None,
+                            deterministic=deterministic)
     executor = make_executor(executor_name, workers, options, address=address,
                              gpus_per_run=gpus_per_run)
     session = {"id": uuid.uuid4().hex[:12], "command": command, "profile": profile.name,
                "seeds": n_seeds, "studies": [s.name for s in studies], "workers": workers,
-               "executor": executor_name, "started": time.time(), **(extra or {})}
+               "executor": executor_name, "deterministic": deterministic,
+               "started": time.time(), **(extra or {})}
     env = environment()
     store.update_manifest(session=session, datasets=datasets, **env)
     console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={n_seeds} "

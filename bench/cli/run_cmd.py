@@ -10,6 +10,7 @@ from bench.cli import app
 from bench.cli.common import (
     AddressOpt,
     DataDirOpt,
+    DeterministicOpt,
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
@@ -39,6 +40,7 @@ def run(
     executor: str = ExecutorOpt,
     address: str = AddressOpt,
     gpus_per_run: float = GpusOpt,
+    deterministic: bool = DeterministicOpt,
 ) -> None:
     """Run STUDY... (or --config FILE) under a profile; stored runs are not run again."""
     from bench.studies import get_profile
@@ -53,5 +55,6 @@ def run(
         raise BenchError("name at least one study (see `bench list`) or pass --config FILE")
     extra = {"algorithms": algorithms} if algorithms else {}
     outcome = execute(selected, profile, seeds, results, data_dir, workers, force, executor,
-                      address, gpus_per_run, command="run", extra=extra)
+                      address, gpus_per_run, command="run", extra=extra,
+                      deterministic=deterministic)
     raise typer.Exit(exit_code(outcome))

@@ -15,7 +15,7 @@ def estimate_hpo(study: Study, profile: Profile, seeds: int) -> tuple[int, float
     seconds, runs = 0.0, 0
     for labels, changes in study.grid():
         spec = study.spec(profile, 0, changes, labels)
-        n = len(methods) * trials * seeds
+        n = len(methods) * trials * (seeds if seeds != profile.seeds else profile.hpo_seeds)
         runs += n
         seconds += n * run_seconds(spec)
     return runs, seconds

@@ -46,8 +46,9 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
     n_trials = profile.hpo_trials or study.hpo.get("trials", 10)
     methods = methods_for(study, profile.name, extra.get("algorithms"))
     cells = study.grid()
+    seeds = runner.seeds if runner.seeds_overridden else list(range(profile.hpo_seeds))
     plan = [(lib, alg, labels, changes, seed) for lib, alg in methods
-            for labels, changes in cells for seed in runner.seeds]
+            for labels, changes in cells for seed in seeds]
     done = set() if runner.force else runner.store.completed("searches")
     todo = []
     for lib, alg, labels, changes, seed in plan:

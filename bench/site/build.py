@@ -22,6 +22,8 @@ def default_result_dirs() -> list[Path]:
     from bench import paths
 
     root = paths.results_root()
+    if not root.is_dir():
+        return []
     return sorted(p for p in root.glob("*") if (p / "manifest.json").exists())
 
 

@@ -1,6 +1,8 @@
 """A rough cost model for ``bench list``: runs and CPU seconds per study and profile.
 
-Calibrated on a 2-core x86 CPU (see docs/performance.md); GPUs are much faster.
+Calibrated with ``bench perf`` on a 2-core x86 CPU (docs/performance.md): a training step
+costs a fixed overhead plus a per-image term proportional to the parameter count; every
+epoch also evaluates the validation set. GPUs are much faster.
 """
 
 from __future__ import annotations
@@ -8,23 +10,29 @@ from __future__ import annotations
 from bench.spec import RunSpec
 from bench.studies.registry import Profile, Study
 
-RUN_OVERHEAD_S = 2.5  # build + compile + predict for a small model
-MLP_S_PER_MPARAM_SAMPLE = 1.6e-5  # seconds per (million parameters x training image) per epoch
-MLP_S_PER_SAMPLE = 2.5e-5  # fixed per-image cost (framework overhead at batch 32)
-CNN_S_PER_SAMPLE = 4.0e-4
+RUN_OVERHEAD_S = 2.0  # build, compile, final predict
+STEP_S = 3.8e-4  # fixed cost of one optimizer step (engine, 2-core CPU)
+MPARAM_SAMPLE_S = 6.3e-5  # per training image and million parameters
+CNN_SAMPLE_S = 5.0e-4  # per training image for the small CNNs (bfloat16 on CPU)
 
 
-def run_seconds(spec: RunSpec, params: int | None = None) -> float:
+def _mparams(arch: dict) -> float:
+    sizes = [784, *arch.get("hidden", []), 10]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False)) / 1e6
+
+
+def run_seconds(spec: RunSpec) -> float:
+    """Estimated wall seconds of one run on a 2-core CPU."""
     n_train = spec.fraction * (55_000 if spec.validation.startswith("holdout") else 60_000)
+    n_val = 0 if spec.validation == "none" else 10_000 * spec.test_fraction
     arch = spec.architecture()
     if arch["kind"] == "cnn":
-        per_sample = CNN_S_PER_SAMPLE
+        per_epoch = n_train * CNN_SAMPLE_S + n_val * CNN_SAMPLE_S / 3
     else:
-        sizes = [784, *arch.get("hidden", []), 10]
-        mparams = sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False)) / 1e6
-        per_sample = MLP_S_PER_SAMPLE * 32 / spec.effective_batch_size ** 0.5 / 5.66 + (
-            MLP_S_PER_MPARAM_SAMPLE * mparams)
-    return RUN_OVERHEAD_S + spec.epochs * n_train * per_sample
+        sample = MPARAM_SAMPLE_S * _mparams(arch)
+        per_epoch = n_train / spec.effective_batch_size * STEP_S + n_train * sample
+        per_epoch += n_val * sample / 3
+    return RUN_OVERHEAD_S + spec.epochs * per_epoch
 
 
 def estimate(study: Study, profile: Profile, seeds: int) -> tuple[int, float]:
@@ -33,7 +41,6 @@ def estimate(study: Study, profile: Profile, seeds: int) -> tuple[int, float]:
         from bench.hpo.cost import estimate_hpo
 
         return estimate_hpo(study, profile, seeds)
-    seed_list = list(range(seeds))
     if study.stages:
         runs, seconds = 0, 0.0
         hidden: list[int] = [512]
@@ -45,5 +52,5 @@ def estimate(study: Study, profile: Profile, seeds: int) -> tuple[int, float]:
                 seconds += seeds * run_seconds(spec)
             hidden = [*hidden, stage.levels[len(stage.levels) // 2]]
         return runs, seconds
-    specs = study.expand(profile, seed_list)
+    specs = study.expand(profile, list(range(seeds)))
     return len(specs), sum(run_seconds(s) for s in specs)

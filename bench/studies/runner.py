@@ -136,6 +136,7 @@ class StudyRunner:
         self.executor = executor
         self.profile = profile
         self.seeds = list(range(seeds))
+        self.seeds_overridden = seeds != profile.seeds  # --seeds also sets HPO seeds
         self.force = force
         self.reporter = reporter or SilentReporter()
         self.outcome = Outcome()
@@ -191,8 +192,6 @@ class StudyRunner:
             if run["status"] not in FINAL_STATUSES:
                 self.outcome.failed.append(run)
             self.reporter.advance(record)
-            if stop.stop:
-                break
         if stop.stop:
             self.outcome.interrupted = True
 

@@ -1,0 +1,144 @@
+"""``bench perf``: the engine against tutorial-style ``model.fit``, in one process, alternating.
+
+Measures per-epoch seconds (after a warm-up epoch, so compilation is excluded), images/s,
+the ratio engine / tutorial, the share of the machine's measured matmul FLOP floor
+(6 x params x images / peak GFLOP/s), and sweep throughput with 1 vs N workers.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench import data, models  # noqa: E402
+from bench.options import EngineOptions  # noqa: E402
+
+
+def peak_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """Best float32 matmul GFLOP/s of the active backend (jit-compiled)."""
+    a = keras.random.normal((n, n), seed=1)
+    b = keras.random.normal((n, n), seed=2)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda: tf.matmul(a, b), jit_compile=True)
+    elif backend == "jax":
+        import jax
+
+        fn = jax.jit(lambda: a @ b)
+    else:
+        fn = lambda: keras.ops.matmul(a, b)  # noqa: E731
+    np.asarray(fn())
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = fn()
+        np.asarray(out)
+        best = max(best, repeats * 2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def _epoch_seconds(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int) -> float:
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up: tracing and compilation
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    return time.perf_counter() - start
+
+
+def _build(arch: str, mode: str, n: int, batch: int) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    kind = models.resolve_arch(arch)["kind"]
+    options = EngineOptions()
+    precision = options.precision_for("auto", kind) if mode == "engine" else "float32"
+    keras.config.set_dtype_policy(precision)
+    try:
+        model = models.build(arch)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    if mode == "tutorial":
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    else:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"], jit_compile=options.jit_for(kind, None),
+                      steps_per_execution=options.steps_for(n, batch))
+    return model
+
+
+def compare_fit(arch: str, batch: int, x: np.ndarray, y: np.ndarray, rounds: int,
+                peak: float) -> dict[str, Any]:
+    """Median epoch seconds of tutorial and engine, measured alternately."""
+    times: dict[str, list[float]] = {"tutorial": [], "engine": []}
+    params = 0
+    for _ in range(rounds):
+        for mode in ("tutorial", "engine"):
+            model = _build(arch, mode, len(x), batch)
+            params = model.count_params()
+            times[mode].append(_epoch_seconds(model, x, y, batch))
+    tut, eng = statistics.median(times["tutorial"]), statistics.median(times["engine"])
+    flops = 6 * params * len(x)
+    return {
+        "kind": "fit", "model": arch, "batch_size": batch, "images": len(x), "params": params,
+        "tutorial_epoch_s": tut, "engine_epoch_s": eng,
+        "tutorial_images_per_s": len(x) / tut, "engine_images_per_s": len(x) / eng,
+        "speedup": tut / eng, "engine_flop_share": flops / eng / 1e9 / peak,
+        "tutorial_flop_share": flops / tut / 1e9 / peak, "rounds": rounds,
+    }
+
+
+def sweep_throughput(workers: int, runs: int, data_dir: str | None) -> dict[str, Any]:
+    """Runs/minute of a small sweep: one tutorial-style process vs ``workers`` engine workers."""
+    from bench.executor import LocalExecutor
+    from bench.spec import RunSpec
+
+    specs = [RunSpec(study="perf_sweep", model="mlp_300_100", optimizer="adam", batch_size=32,
+                     epochs=1, fraction=0.05, seed=s, validation="none")
+             for s in range(runs + workers)]
+    warm, specs = specs[runs:], specs[:runs]
+    tutorial = EngineOptions(jit_compile="off", steps_per_execution=1, data_dir=data_dir)
+    start = time.perf_counter()
+    list(LocalExecutor(1, tutorial).map(specs))
+    base = time.perf_counter() - start
+    pool = LocalExecutor(workers, EngineOptions(data_dir=data_dir))
+    try:
+        list(pool.map(warm))  # start the workers and import the framework in each
+        start = time.perf_counter()
+        list(pool.map(specs))
+        fast = time.perf_counter() - start
+    finally:
+        pool.close()
+    return {"kind": "sweep", "model": "mlp_300_100", "batch_size": 32, "runs": runs,
+            "workers": workers, "tutorial_sweep_s": base, "engine_sweep_s": fast,
+            "speedup": base / fast}
+
+
+def run_perf(images: int = 60_000, rounds: int = 3, workers: int = 2, sweep_runs: int = 8,
+             data_dir: str | None = None, cnn: bool = True) -> list[dict[str, Any]]:
+    fm = data.load("fashion_mnist", data_dir)
+    x = (fm.x_train[:images].astype(np.float32) / 255)[..., None]
+    y = fm.y_train[:images].astype(np.int32)
+    peak = peak_gflops()
+    rows = [{"kind": "peak", "peak_gflops": peak}]
+    for batch in (32, 128, 512):
+        rows.append(compare_fit("mlp_300_100", batch, x, y, rounds, peak))
+    if cnn:
+        mn = data.load("mnist", data_dir)
+        n = min(images, 4000)
+        xc = (mn.x_train[:n].astype(np.float32) / 255)[..., None]
+        rows.append(compare_fit("cnn_manual", 128, xc, mn.y_train[:n].astype(np.int32), rounds,
+                                peak))
+        rows[-1]["engine_precision"] = EngineOptions().precision_for("auto", "cnn")
+    if workers > 1 and sweep_runs:
+        rows.append(sweep_throughput(workers, sweep_runs, data_dir))
+    for row in rows:
+        row["backend"] = keras.backend.backend()
+    return rows
