@@ -132,7 +132,8 @@ class LocalExecutor:
             queue = ctx.Queue()
             for group in core_groups(self.workers):
                 queue.put(group)
-            env = {k: v for k, v in os.environ.items() if k.startswith(("BENCH_", "KERAS_"))}
+            env = {k: v for k, v in os.environ.items()
+                   if k.startswith(("BENCH_", "KERAS_", "TF_"))}
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx,
                 initializer=_worker_init, initargs=(queue, env))

@@ -52,7 +52,8 @@ class RayExecutor:
 
     def map(self, specs: Iterable[Any]) -> Iterator[dict[str, Any]]:
         options = asdict(self.options) if self.options is not None else {}
-        env = {k: v for k, v in os.environ.items() if k.startswith(("BENCH_", "KERAS_"))}
+        env = {k: v for k, v in os.environ.items()
+                   if k.startswith(("BENCH_", "KERAS_", "TF_"))}
         from bench.executor import windowed
 
         window = max(1, int(self._ray.cluster_resources().get("CPU", 1)))

@@ -122,3 +122,20 @@ def test_charts_render_offline_in_chromium(tmp_path: Path) -> None:
         server.shutdown()
     assert not errors, errors
     assert not outside, outside
+
+
+def test_two_result_sets_side_by_side(tmp_path: Path) -> None:
+    import json
+
+    a, b = _result_set(tmp_path / "cpu-box"), _result_set(tmp_path / "gpu-box")
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["machine"] = {"cpu": "host cpu", "cpu_count": 16, "gpus": ["NVIDIA H100"]}
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    out = bench("site", "--results", str(a), "--results", str(b), "--out", str(tmp_path / "s"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    page = (tmp_path / "s" / "result-sets.html").read_text()
+    assert "cpu-box" in page and "gpu-box" in page and "NVIDIA H100" in page
+    assert (tmp_path / "s" / "charts" / "result-sets-accuracy.json").exists()
+    speed = json.loads((tmp_path / "s" / "charts" / "speed-throughput.json").read_text())
+    sets = {row["result_set"] for rows in speed["datasets"].values() for row in rows}
+    assert sets == {"cpu-box", "gpu-box"}

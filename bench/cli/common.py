@@ -106,7 +106,18 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
         counts = store.compact()
         session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
                        interrupted=runner.outcome.interrupted)
-        store.update_manifest(session=session)
+        changes: dict[str, Any] = {"session": session}
+        if runner.outcome.ran:
+            from bench.options import JIT_MIN_STEPS
+
+            changes["engine"] = {
+                "cnn_precision": options.precision_for("auto", "cnn"),
+                "mlp_precision": options.precision_for("auto", "mlp"),
+                "jit_compile": options.jit_compile, "jit_min_steps_on_cpu": JIT_MIN_STEPS,
+                "steps_per_execution": options.steps_per_execution or "min(64, steps/epoch)",
+                "deterministic": deterministic, "workers": workers,
+            }
+        store.update_manifest(**changes)
     _derive(store)
     summarize(runner.outcome, counts, store.root)
     return runner.outcome

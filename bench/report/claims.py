@@ -75,9 +75,17 @@ def _best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> dic
     if n < MIN_SEEDS:
         return _verdict(claim, "inconclusive", desc + f"; fewer than {MIN_SEEDS} seeds",
                         rank=int(mine["rank"]))
-    if best["level"] == want:
-        return _verdict(claim, "confirmed", desc, rank=1)
     s = scored[scored["study"] == claim.study]
+    if best["level"] == want:
+        second = lv.sort_values("accuracy_mean", ascending=False).iloc[1]
+        a = s[s["level"] == want]["accuracy"].to_numpy()
+        b = s[s["level"] == second["level"]]["accuracy"].to_numpy()
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+        if p < 0.05:
+            return _verdict(claim, "confirmed", desc + f"; better than the runner-up "
+                            f"{second['level']} (p={p:.3g})", rank=1, p=p)
+        return _verdict(claim, "inconclusive", desc + f"; ranked first but not significantly "
+                        f"better than {second['level']} (p={p:.3g})", rank=1, p=p)
     a = s[s["level"] == best["level"]]["accuracy"].to_numpy()
     b = s[s["level"] == want]["accuracy"].to_numpy()
     p = float(stats.ttest_ind(a, b, equal_var=False).pvalue) * (len(lv) - 1)  # Bonferroni
@@ -126,8 +134,8 @@ def _spearman_ci(x: np.ndarray, y: np.ndarray,
     return rho, float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
 
 
-def _rank_stable(claim: Claim, curves: pd.DataFrame) -> dict[str, Any]:
-    early, late = claim.params["early"], claim.params["late"]
+def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, Any]:
+    early, late = profile.epochs(claim.params["early"]), profile.epochs(claim.params["late"])
     parts, xs, ys, kept = [], [], [], 0
     for study in claim.params["studies"]:
         c = curves[curves["study"] == study]
@@ -192,7 +200,21 @@ def _overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
 
 def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
              epochs: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim with its verdict and evidence."""
+    """One row per claim with its verdict and evidence.
+
+    Claims are judged on the profile with the most runs in the result set (a set normally
+    holds one profile); epoch counts in claims are scaled by that profile.
+    """
+    from bench.studies.registry import PROFILES
+
+    if "profile" in runs and runs["profile"].notna().any():
+        main = runs["profile"].value_counts().idxmax()
+        runs = runs[runs["profile"] == main]
+        scored = scored[scored["profile"] == main]
+        levels = levels[levels["profile"] == main]
+    else:
+        main = "paper"
+    profile = PROFILES.get(main, PROFILES["paper"])
     val = epochs[epochs["split"] == "val"].merge(
         runs[["run_id", "study", "level", "status"]], on="run_id")
     val = val[val["status"] == "ok"]
@@ -205,7 +227,7 @@ def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
         elif claim.kind == "no_gain_past":
             rows.append(_no_gain_past(claim, levels, scored))
         elif claim.kind == "rank_stable":
-            rows.append(_rank_stable(claim, acc))
+            rows.append(_rank_stable(claim, acc, profile))
         elif claim.kind == "overfits":
             rows.append(_overfits(claim, loss))
     return pd.DataFrame(rows)

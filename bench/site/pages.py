@@ -85,7 +85,7 @@ def home(w: SiteWriter, sets: list[ResultSet], primary: ResultSet | None) -> Non
              "last updated": _when(s.manifest.get("updated"))} for s in sets]
     text.append(md_table(pd.DataFrame(rows)))
     text.append("\n## Reproduce\n\n```bash\npip install -e . && bench all            # quick "
-                "profile, ~45 min on 2 CPU cores\nbench all --profile full --workers 0       "
+                "profile, ~35 min on 2 CPU cores\nbench all --profile full --workers 0       "
                 "# the papers' protocols x 5 seeds (GPU)\nbench site --results "
                 "data_cache/results/* --out site\n```\n")
     w.page("index.md", "\n".join(text))

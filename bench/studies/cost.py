@@ -13,7 +13,7 @@ from bench.studies.registry import Profile, Study
 RUN_OVERHEAD_S = 2.0  # build, compile, final predict
 STEP_S = 3.8e-4  # fixed cost of one optimizer step (engine, 2-core CPU)
 MPARAM_SAMPLE_S = 6.3e-5  # per training image and million parameters
-CNN_SAMPLE_S = 5.0e-4  # per training image for the small CNNs (bfloat16 on CPU)
+CNN_SAMPLE_S = 1.3e-3  # per training image, small CNNs on one core (measured in `quick`)
 
 
 def _mparams(arch: dict) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.errors import BenchError, unknown_name
@@ -101,6 +101,13 @@ class Study:
     kind: str = "train"  # train | hpo
     description: str = ""
     hpo: dict[str, Any] = field(default_factory=dict)  # space, trials, methods, target
+    #: per-profile overrides of the profile's own scaling, e.g. {"quick": {"max_epochs": 8}}
+    profile_caps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def scaled(self, profile: Profile) -> Profile:
+        """The profile with this study's caps applied."""
+        caps = self.profile_caps.get(profile.name)
+        return replace(profile, **caps) if caps else profile
 
     # -- expansion ---------------------------------------------------------------
     def grid(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
@@ -118,6 +125,7 @@ class Study:
     def spec(self, profile: Profile, seed: int, changes: dict[str, Any],
              labels: dict[str, str], base: dict[str, Any] | None = None) -> RunSpec:
         """One RunSpec for a grid cell under ``profile``."""
+        profile = self.scaled(profile)
         settings = {**self.base, **(base or {}), **changes}
         nominal_fraction = settings.get("fraction", 1.0)
         settings["fraction"] = min(1.0, nominal_fraction * profile.data_scale)
