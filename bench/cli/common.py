@@ -124,11 +124,9 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
 
 
 def _derive(store: ResultStore) -> None:
-    """Statistics, claims and paper-vs-measured tables, when the report stage exists."""
-    try:
-        from bench.report import build_report
-    except ImportError:
-        return
+    """Statistics, claims and paper-vs-measured tables."""
+    from bench.report import build_report
+
     build_report(store)
 
 

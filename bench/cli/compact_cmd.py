@@ -17,10 +17,7 @@ def compact(results: Path = typer.Argument(..., help="Result set directory")) ->
 
     store = ResultStore(results, create=False)
     counts = store.compact()
-    try:
-        from bench.report import build_report
-    except ImportError:
-        pass
-    else:
-        build_report(store)
+    from bench.report import build_report
+
+    build_report(store)
     console.print(counts or "no records")

@@ -302,12 +302,9 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
     for study in REGISTRY:
         if study.kind == "train":
             study_page(w, _set_for(sets, study.name) or primary, study)
-    try:
-        from bench.site.hpo_page import hpo_page
-    except ImportError:
-        pass
-    else:
-        hpo_page(w, _set_for_hpo(sets) or primary)
+    from bench.site.hpo_page import hpo_page
+
+    hpo_page(w, _set_for_hpo(sets) or primary)
     claims_page(w, primary)
     speed_page(w, sets)
     result_sets_page(w, sets)
