@@ -6,6 +6,7 @@ counts, the first test predictions) that the store writes as one file.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -142,24 +143,48 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         import tensorflow as tf  # optional TF-only path
 
         tf.config.experimental.enable_op_determinism()
-    model.compile(
-        optimizer=make_optimizer(spec.optimizer, spec.effective_learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=jit,
-        steps_per_execution=options.steps_for(len(split.y_train), batch),
-    )
+
+    def compile_model(m: keras.Model) -> None:
+        m.compile(
+            optimizer=make_optimizer(spec.optimizer, spec.effective_learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=jit,
+            steps_per_execution=options.steps_for(len(split.y_train), batch),
+        )
+
+    compiled = options.compiled_epochs_for()
+    trainer = None
+    if compiled:
+        from bench import compiled_epochs  # optional TF-only path
+
+        key = json.dumps([arch, spec.optimizer, spec.effective_learning_rate, batch, precision,
+                          jit, split.x_train.shape, options.eval_batch_size], default=str)
+        trainer = compiled_epochs.acquire(key, model, compile_model, split.x_train,
+                                          split.y_train, batch, jit)
+        row["model_reused"] = trainer.model is not model
+        model = trainer.model
+    else:
+        compile_model(model)
     row.update(params=int(model.count_params()), n_train=int(len(split.y_train)),
                n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit,
                deterministic=options.deterministic)
     timer = _EpochTimer()
     fit_start = time.perf_counter()
     validation = None if spec.validation == "none" else (split.x_val, split.y_val)
-    model.fit(
-        split.x_train, split.y_train, batch_size=batch, epochs=spec.epochs,
-        validation_data=validation, validation_batch_size=options.eval_batch_size,
-        shuffle=True, verbose=0, callbacks=[timer],
-    )
+    row["epoch_loop"] = "compiled" if compiled else "keras"
+    if trainer is not None:
+        row["compile_seconds"] = compiled_epochs.fit(
+            trainer, split.x_train, split.y_train, epochs=spec.epochs, seed=spec.seed,
+            validation=validation, validation_batch_size=options.eval_batch_size,
+            callbacks=[timer],
+        )
+    else:
+        model.fit(
+            split.x_train, split.y_train, batch_size=batch, epochs=spec.epochs,
+            validation_data=validation, validation_batch_size=options.eval_batch_size,
+            shuffle=True, verbose=0, callbacks=[timer],
+        )
     row["fit_seconds"] = time.perf_counter() - fit_start
     row["train_seconds"] = float(sum(timer.seconds))
     for epoch, (logs, secs) in enumerate(zip(timer.logs, timer.seconds, strict=True), start=1):

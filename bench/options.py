@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-JIT_MIN_STEPS = 3000  # optimizer steps below which XLA compilation costs more than it saves
+# optimizer steps per run below which XLA compilation costs more than it saves on a CPU:
+JIT_MIN_STEPS = 3000  # with Keras' own loop (~2 s compile, a compiled step)
+COMPILED_JIT_MIN_STEPS = 500  # with compiled epochs (~0.6 s more than tracing, ~1 ms/step less)
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,12 @@ class EngineOptions:
     eval_batch_size: int = 1024
     data_dir: str | None = None
     deterministic: bool = False  # TensorFlow op determinism (and no XLA)
+    epoch_loop: str = "auto"  # auto | compiled | keras
 
     def jit_for(self, kind: str, total_steps: int | None = None) -> bool:
-        """XLA or not. On CPU it pays for MLPs only when a run is long enough to amortise
-        its ~2 s compilation (measured: slower below ~3000 steps), and it makes
-        convolutions ~3x slower; on a GPU or with JAX it is always on."""
+        """XLA or not. On a GPU or with JAX: always. On a CPU it makes convolutions ~3x
+        slower, so MLPs only, and only for runs long enough to amortise the compilation
+        (thresholds above, measured on the 2-core dev machine)."""
         if self.jit_compile != "auto":
             return self.jit_compile == "on"
         if self.deterministic:
@@ -33,8 +36,19 @@ class EngineOptions:
 
         if keras.backend.backend() == "jax" or gpu_available():
             return True
-        long_enough = total_steps is None or total_steps >= JIT_MIN_STEPS
-        return kind == "mlp" and long_enough
+        if kind != "mlp":
+            return False
+        threshold = COMPILED_JIT_MIN_STEPS if self.compiled_epochs_for() else JIT_MIN_STEPS
+        return total_steps is None or total_steps >= threshold
+
+    def compiled_epochs_for(self) -> bool:
+        """Whole epochs as one compiled TensorFlow program (``bench.compiled_epochs``) unless
+        ``epoch_loop="keras"``: same steps, ~2x faster for MLPs (see ``bench perf``)."""
+        if self.epoch_loop != "auto":
+            return self.epoch_loop == "compiled"
+        import keras
+
+        return keras.backend.backend() == "tensorflow"
 
     def steps_for(self, n_train: int, batch: int) -> int:
         """Batches per compiled call: 64 (measured best on a 2-core CPU), at most an epoch."""

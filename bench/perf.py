@@ -48,9 +48,23 @@ def peak_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def _epoch_seconds(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int) -> float:
-    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up: tracing and compilation
+    """Seconds of the second epoch (the first pays for tracing and compilation)."""
+    if getattr(model, "engine_loop", "keras") == "compiled":
+        import tensorflow as tf  # the engine's TF-only path
+
+        from bench.compiled_epochs import CompiledEpochs
+
+        trainer = CompiledEpochs(model, x, y, batch, jit=bool(model.jit_compile))
+        xt, yt, rng = tf.constant(x), tf.constant(y), np.random.default_rng(0)
+
+        def epoch() -> None:
+            trainer.train_epoch(xt, yt, rng.permutation(len(y)))
+    else:
+        def epoch() -> None:
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    epoch()
     start = time.perf_counter()
-    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    epoch()
     return time.perf_counter() - start
 
 
@@ -68,9 +82,11 @@ def _build(arch: str, mode: str, n: int, batch: int) -> keras.Model:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     else:
+        jit = options.jit_for(kind, None)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"], jit_compile=options.jit_for(kind, None),
+                      metrics=["accuracy"], jit_compile=jit,
                       steps_per_execution=options.steps_for(n, batch))
+        model.engine_loop = "compiled" if options.compiled_epochs_for() else "keras"
     return model
 
 
@@ -78,11 +94,12 @@ def compare_fit(arch: str, batch: int, x: np.ndarray, y: np.ndarray, rounds: int
                 peak: float) -> dict[str, Any]:
     """Median epoch seconds of tutorial and engine, measured alternately."""
     times: dict[str, list[float]] = {"tutorial": [], "engine": []}
-    params = 0
+    params, loop = 0, "keras"
     for _ in range(rounds):
         for mode in ("tutorial", "engine"):
             model = _build(arch, mode, len(x), batch)
             params = model.count_params()
+            loop = getattr(model, "engine_loop", loop)
             times[mode].append(_epoch_seconds(model, x, y, batch))
     tut, eng = statistics.median(times["tutorial"]), statistics.median(times["engine"])
     flops = 6 * params * len(x)
@@ -92,33 +109,50 @@ def compare_fit(arch: str, batch: int, x: np.ndarray, y: np.ndarray, rounds: int
         "tutorial_images_per_s": len(x) / tut, "engine_images_per_s": len(x) / eng,
         "speedup": tut / eng, "engine_flop_share": flops / eng / 1e9 / peak,
         "tutorial_flop_share": flops / tut / 1e9 / peak, "rounds": rounds,
+        "engine_loop": loop,
     }
 
 
+SWEEP_FRACTION, SWEEP_EPOCHS = 0.2, 2  # a quick-profile-sized run (20 % of the data)
+
+
 def sweep_throughput(workers: int, runs: int, data_dir: str | None) -> dict[str, Any]:
-    """Runs/minute of a small sweep: one tutorial-style process vs ``workers`` engine workers."""
+    """Seconds for ``runs`` seeds of one configuration (MLP 300-100, batch 32): one
+    tutorial-style process (Keras ``fit``, no XLA) against ``workers`` engine workers.
+    Both include everything a run does (split, build, compile, train, test predictions);
+    the workers are started beforehand on another configuration, so the measured runs pay
+    their own compilation."""
     from bench.executor import LocalExecutor
     from bench.spec import RunSpec
 
-    specs = [RunSpec(study="perf_sweep", model="mlp_300_100", optimizer="adam", batch_size=32,
-                     epochs=1, fraction=0.05, seed=s, validation="none")
-             for s in range(runs + workers)]
-    warm, specs = specs[runs:], specs[:runs]
-    tutorial = EngineOptions(jit_compile="off", steps_per_execution=1, data_dir=data_dir)
+    def sweep(optimizer: str, seeds: range) -> list[RunSpec]:
+        return [RunSpec(study="perf_sweep", model="mlp_300_100", optimizer=optimizer,
+                        batch_size=32, epochs=SWEEP_EPOCHS, fraction=SWEEP_FRACTION, seed=s,
+                        validation="none") for s in seeds]
+
+    specs, warm = sweep("adam", range(runs)), sweep("sgd", range(workers))
+    tutorial = EngineOptions(jit_compile="off", steps_per_execution=1, epoch_loop="keras",
+                             data_dir=data_dir)
     start = time.perf_counter()
-    list(LocalExecutor(1, tutorial).map(specs))
+    base_records = list(LocalExecutor(1, tutorial).map(specs))
     base = time.perf_counter() - start
     pool = LocalExecutor(workers, EngineOptions(data_dir=data_dir))
     try:
         list(pool.map(warm))  # start the workers and import the framework in each
         start = time.perf_counter()
-        list(pool.map(specs))
+        records = list(pool.map(specs))
         fast = time.perf_counter() - start
     finally:
         pool.close()
+
+    def mean_accuracy(recs: list) -> float:
+        return float(np.mean([r["run"].get("test_accuracy", np.nan) for r in recs]))
+
     return {"kind": "sweep", "model": "mlp_300_100", "batch_size": 32, "runs": runs,
+            "images_per_run": records[0]["run"].get("n_train", 0) * SWEEP_EPOCHS,
             "workers": workers, "tutorial_sweep_s": base, "engine_sweep_s": fast,
-            "speedup": base / fast}
+            "speedup": base / fast, "tutorial_accuracy": mean_accuracy(base_records),
+            "engine_accuracy": mean_accuracy(records)}
 
 
 def run_perf(images: int = 60_000, rounds: int = 3, workers: int = 2, sweep_runs: int = 8,

@@ -23,7 +23,10 @@ def test_perf_json_and_table(real_data_dir: Path, tmp_path: Path) -> None:
     assert [r["batch_size"] for r in fits] == [32, 128, 512]
     for r in fits:  # ratios are reported, never asserted against a wall time
         assert r["speedup"] > 0 and r["engine_flop_share"] > 0
-        assert r["params"] == 266_610
+        assert r["params"] == 266_610 and r["engine_loop"] == "compiled"
+    sweep = rows[-1]
+    assert sweep["runs"] == 2 and sweep["images_per_run"] > 0
+    assert sweep["tutorial_accuracy"] > 0.5 and sweep["engine_accuracy"] > 0.5  # both learn
     table = pd.read_parquet(tmp_path / "P" / "perf.parquet")
     assert len(table) == len(rows)
 

@@ -11,6 +11,7 @@ from bench.cli.common import (
     AddressOpt,
     DataDirOpt,
     DeterministicOpt,
+    EpochLoopOpt,
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
@@ -38,6 +39,7 @@ def all_(
     address: str = AddressOpt,
     gpus_per_run: float = GpusOpt,
     deterministic: bool = DeterministicOpt,
+    epoch_loop: str = EpochLoopOpt,
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
@@ -46,7 +48,7 @@ def all_(
     results = results or default_results(profile)
     outcome = execute(list(REGISTRY), profile, seeds, results, data_dir, workers, force,
                       executor, address, gpus_per_run, command="all",
-                      deterministic=deterministic)
+                      deterministic=deterministic, epoch_loop=epoch_loop)
     if not no_site and not outcome.interrupted:
         from bench.site.build import build_site, default_result_dirs
 

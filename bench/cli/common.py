@@ -32,6 +32,8 @@ AddressOpt = typer.Option(None, "--address", help="Ray cluster address (with --e
 GpusOpt = typer.Option(0.0, "--gpus-per-run", help="Fractional GPUs per Ray task")
 DeterministicOpt = typer.Option(False, "--deterministic", help="TensorFlow op determinism "
                                 "(turns XLA off; recorded; do not mix within a comparison)")
+EpochLoopOpt = typer.Option("auto", "--epoch-loop", help="auto | compiled (each epoch one XLA "
+                            "program; TensorFlow MLPs) | keras (Keras' own fit loop)")
 
 
 def default_results(profile: str) -> Path:
@@ -59,12 +61,14 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
             data_dir: Path | None, workers: int, force: bool, executor_name: str = "local",
             address: str | None = None, gpus_per_run: float = 0.0,
             command: str = "run", extra: dict[str, Any] | None = None,
-            deterministic: bool = False) -> Outcome:
+            deterministic: bool = False, epoch_loop: str = "auto") -> Outcome:
     """Run ``studies`` into a result set; returns the outcome (the caller sets the exit code)."""
     profile = get_profile(profile_name)
     n_seeds = seeds if seeds is not None else profile.seeds
     if n_seeds < 1:
         raise BenchError(f"--seeds must be >= 1, got {n_seeds}")
+    if epoch_loop not in ("auto", "compiled", "keras"):
+        raise BenchError(f"--epoch-loop must be auto, compiled or keras, got {epoch_loop!r}")
     if data_dir is not None:
         os.environ["BENCH_DATA_DIR"] = str(data_dir)
     datasets = check_datasets(studies, data_dir)
@@ -76,7 +80,7 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
 
     workers = workers or default_workers()
     options = EngineOptions(data_dir=str(data_dir) if data_dir else None,
-                            deterministic=deterministic)
+                            deterministic=deterministic, epoch_loop=epoch_loop)
     executor = make_executor(executor_name, workers, options, address=address,
                              gpus_per_run=gpus_per_run)
     session = {"id": uuid.uuid4().hex[:12], "command": command, "profile": profile.name,
@@ -108,14 +112,17 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                        interrupted=runner.outcome.interrupted)
         changes: dict[str, Any] = {"session": session}
         if runner.outcome.ran:
-            from bench.options import JIT_MIN_STEPS
+            from bench.options import COMPILED_JIT_MIN_STEPS, JIT_MIN_STEPS
 
             changes["engine"] = {
                 "cnn_precision": options.precision_for("auto", "cnn"),
                 "mlp_precision": options.precision_for("auto", "mlp"),
-                "jit_compile": options.jit_compile, "jit_min_steps_on_cpu": JIT_MIN_STEPS,
+                "jit_compile": options.jit_compile, "jit_min_steps_on_cpu": COMPILED_JIT_MIN_STEPS
+                if options.compiled_epochs_for() else JIT_MIN_STEPS,
                 "steps_per_execution": options.steps_per_execution or "min(64, steps/epoch)",
                 "deterministic": deterministic, "workers": workers,
+                "epoch_loop": epoch_loop,
+                "epoch_loop_used": "compiled" if options.compiled_epochs_for() else "keras",
             }
         store.update_manifest(**changes)
     _derive(store)

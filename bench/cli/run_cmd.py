@@ -11,6 +11,7 @@ from bench.cli.common import (
     AddressOpt,
     DataDirOpt,
     DeterministicOpt,
+    EpochLoopOpt,
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
@@ -41,6 +42,7 @@ def run(
     address: str = AddressOpt,
     gpus_per_run: float = GpusOpt,
     deterministic: bool = DeterministicOpt,
+    epoch_loop: str = EpochLoopOpt,
 ) -> None:
     """Run STUDY... (or --config FILE) under a profile; stored runs are not run again."""
     from bench.studies import get_profile
@@ -56,5 +58,5 @@ def run(
     extra = {"algorithms": algorithms} if algorithms else {}
     outcome = execute(selected, profile, seeds, results, data_dir, workers, force, executor,
                       address, gpus_per_run, command="run", extra=extra,
-                      deterministic=deterministic)
+                      deterministic=deterministic, epoch_loop=epoch_loop)
     raise typer.Exit(exit_code(outcome))
