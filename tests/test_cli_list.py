@@ -14,3 +14,9 @@ def test_list_shows_all_studies_and_profiles() -> None:
         assert study.name in text
     for profile in PROFILES:
         assert profile in text
+
+
+def test_unknown_option_is_a_usage_error_without_traceback() -> None:
+    out = bench("list", "--no-such-option")
+    assert out.returncode == 2
+    assert "No such option" in out.stderr and "Traceback" not in out.stderr

@@ -53,18 +53,18 @@ def perf(
                           for r in rows], indent=1))
         return
     table = Table(title=f"bench perf ({rows[-1]['backend']}); results in {store.root}")
-    for col in ("what", "batch", "tutorial", "engine", "speed-up", "FLOP floor share"):
+    for col in ("what", "batch", "tutorial img/s", "engine img/s", "speed-up",
+                "FLOP floor share"):
         table.add_column(col, justify="right")
     for r in rows:
         if r["kind"] == "peak":
             table.add_row("matmul peak", "", "", f"{r['peak_gflops']:.0f} GFLOP/s", "", "")
         elif r["kind"] == "fit":
-            table.add_row(r["model"], str(r["batch_size"]),
-                          f"{r['tutorial_images_per_s']:,.0f} img/s",
-                          f"{r['engine_images_per_s']:,.0f} img/s", f"{r['speedup']:.2f}x",
+            table.add_row(r["model"], str(r["batch_size"]), f"{r['tutorial_images_per_s']:,.0f}",
+                          f"{r['engine_images_per_s']:,.0f}", f"{r['speedup']:.2f}x",
                           f"{r['engine_flop_share']:.0%}")
         else:
-            table.add_row(f"sweep of {r['runs']} runs", "32", f"{r['tutorial_sweep_s']:.1f}s",
-                          f"{r['engine_sweep_s']:.1f}s ({r['workers']} workers)",
+            table.add_row(f"sweep, {r['runs']} runs", "32", f"{r['tutorial_sweep_s']:.1f} s",
+                          f"{r['engine_sweep_s']:.1f} s, {r['workers']} workers",
                           f"{r['speedup']:.2f}x", "")
     console.print(table)

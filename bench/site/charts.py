@@ -108,21 +108,34 @@ def cost_vs_accuracy(levels: pd.DataFrame) -> alt.Chart:
     )
 
 
-def speed_bars(speed: pd.DataFrame) -> alt.Chart:
-    """Images per second of training, per study and result set."""
+def _bars_per_result_set(data: pd.DataFrame, title: str, x: alt.X, y: str,
+                         tooltip: list) -> alt.Chart:
+    """Horizontal bars of ``x`` per ``y``, one bar per result set side by side."""
     return (
-        alt.Chart(speed, title="training throughput (images / s, median over runs)")
+        alt.Chart(data, title=title)
         .mark_bar()
-        .encode(
-            x=alt.X("images_per_s:Q", title="images / s"),
-            y=alt.Y("study:N", title=None),
-            color=alt.Color("result_set:N", title="result set"),
-            yOffset="result_set:N",
-            tooltip=["result_set:N", "study:N", alt.Tooltip("images_per_s:Q", format=",.0f"),
-                     alt.Tooltip("epoch_seconds:Q", format=".3f")],
-        )
+        .encode(x=x, y=alt.Y(f"{y}:N", title=None, sort=None),
+                color=alt.Color("result_set:N", title="result set"),
+                yOffset="result_set:N", tooltip=["result_set:N", f"{y}:N", *tooltip])
         .properties(width=WIDTH)
     )
+
+
+def speed_bars(speed: pd.DataFrame) -> alt.Chart:
+    """Images per second of training, per study and result set."""
+    return _bars_per_result_set(
+        speed, "training throughput (images / s, median over runs)",
+        alt.X("images_per_s:Q", title="images / s"), "study",
+        [alt.Tooltip("images_per_s:Q", format=",.0f"),
+         alt.Tooltip("epoch_seconds:Q", format=".3f")])
+
+
+def perf_speedups(perf: pd.DataFrame) -> alt.Chart:
+    """``bench perf``: engine speed-up over tutorial ``fit`` per measurement."""
+    return _bars_per_result_set(
+        perf, "engine vs tutorial model.fit (same process, alternating)",
+        alt.X("speedup:Q", title="speed-up (x)"), "measurement",
+        [alt.Tooltip("speedup:Q", format=".2f"), "tutorial:N", "engine:N"])
 
 
 def best_so_far(trials: pd.DataFrame, x: str = "trial") -> alt.Chart:

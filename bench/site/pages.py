@@ -236,11 +236,48 @@ def speed_page(w: SiteWriter, sets: list[ResultSet]) -> None:
         speed = pd.concat(rows)
         text.append(w.chart("speed.md", "throughput", charts.speed_bars(speed)))
         text.append(md_table(speed, floats="{:,.3f}"))
-    perf = [rs.get("perf").assign(result_set=rs.name) for rs in sets if not rs.get("perf").empty]
+    perf = [perf_summary(rs.get("perf")).assign(result_set=rs.name)
+            for rs in sets if not rs.get("perf").empty]
     if perf:
+        table = pd.concat(perf)
         text.append("\n## `bench perf`: engine vs tutorial `fit`\n")
-        text.append(md_table(pd.concat(perf)))
+        text.append("The latest `bench perf` of each result set: one process, the two "
+                    "alternating, medians of 3 rounds (sweep: one tutorial process against "
+                    "the engine's pinned workers). FLOP floor = 6 x parameters x images/s over "
+                    "the best measured float32 matmul rate; *matmul share* counts "
+                    "the Dense/Conv2D FLOPs a training step must execute, over the matmul "
+                    "rate of the precision it trains in "
+                    "(the project's `docs/performance.md` explains both).\n")
+        text.append(w.chart("speed.md", "perf", charts.perf_speedups(table)))
+        text.append(md_table(table, floats="{:,.2f}"))
     w.page("speed.md", "\n".join(text))
+
+
+def perf_summary(perf: pd.DataFrame) -> pd.DataFrame:
+    """One readable row per measurement of the latest ``bench perf`` in ``perf``."""
+    if "measured_at" in perf:
+        perf = perf[perf["measured_at"] == perf["measured_at"].max()]
+    peak = perf.loc[perf["kind"] == "peak", "peak_gflops"].max()
+    rows = []
+    for r in perf.to_dict("records"):
+        if r["kind"] == "fit":
+            matmul = r.get("engine_matmul_share")
+            rows.append({"measurement": f"{r['model']}, batch {int(r['batch_size'])}",
+                         "tutorial": f"{r['tutorial_images_per_s']:,.0f} img/s",
+                         "engine": f"{r['engine_images_per_s']:,.0f} img/s",
+                         "speedup": r["speedup"],
+                         "flop_floor_share": f"{r['engine_flop_share']:.0%}",
+                         "matmul_share": "" if matmul is None or matmul != matmul
+                         else f"{matmul:.0%}"})
+        elif r["kind"] == "sweep":
+            rows.append({"measurement": f"sweep of {int(r['runs'])} runs, batch 32",
+                         "tutorial": f"{r['tutorial_sweep_s']:.1f} s (1 process)",
+                         "engine": f"{r['engine_sweep_s']:.1f} s ({int(r['workers'])} workers)",
+                         "speedup": r["speedup"], "flop_floor_share": "",
+                         "matmul_share": ""})
+    out = pd.DataFrame(rows)
+    out["matmul_peak_gflops"] = peak
+    return out
 
 
 def result_sets_page(w: SiteWriter, sets: list[ResultSet]) -> None:
