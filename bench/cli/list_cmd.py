@@ -16,7 +16,8 @@ def list_(
     seeds: int = typer.Option(None, "--seeds", "-s", help="Override each profile's seeds"),
 ) -> None:
     """List the studies, with runs and estimated CPU time per profile."""
-    table = Table(title="studies (runs / estimated time on this machine's class of CPU)")
+    table = Table(title="studies (runs / estimated time for one worker on a 2-core x86 CPU; "
+                  "--workers N divides it, up to one per core)")
     table.add_column("study")
     table.add_column("source")
     for name in PROFILES:

@@ -35,7 +35,7 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("smoke", "seconds per study: 2 % of the data, 1 epoch, 1 seed (tests and CI)",
                 data_scale=0.02, epoch_scale=0.0, max_epochs=1, test_fraction=0.2, hpo_trials=2),
-        Profile("quick", "the whole sweep in under ~45 min on a 2-core CPU: 20 % of the data, "
+        Profile("quick", "the whole sweep in ~25 min on a 2-core CPU: 20 % of the data, "
                 "40 % of the epochs, 3 seeds (so claims get verdicts), HPO 4 trials x 1 seed",
                 data_scale=0.2, epoch_scale=0.4, seeds=3, hpo_trials=4),
         Profile("paper", "the papers' exact protocols: full data, their epochs, 1 seed"),
