@@ -1,4 +1,4 @@
-"""Run the real ``bench`` command in a subprocess."""
+"""Test helpers: the real ``bench`` command in a subprocess; accuracy equal over seeds."""
 
 from __future__ import annotations
 
@@ -15,3 +15,16 @@ def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd or ROOT)
+
+
+def assert_same_accuracy(accuracy: dict[str, list[float]], reference: str, other: str,
+                         floor: float, tolerance: float) -> None:
+    """Both arms learn (reference mean above ``floor``), their means differ by less than
+    ``tolerance`` and Welch's t-test does not separate them (p > 0.01)."""
+    import numpy as np
+    from scipy import stats
+
+    a, b = np.array(accuracy[reference]), np.array(accuracy[other])
+    assert a.mean() > floor, accuracy
+    assert abs(a.mean() - b.mean()) < tolerance, accuracy
+    assert stats.ttest_ind(a, b, equal_var=False).pvalue > 0.01, accuracy

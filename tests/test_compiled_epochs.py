@@ -8,11 +8,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from scipy import stats
 
 from bench import compiled_epochs, engine, models
 from bench.options import EngineOptions
 from bench.spec import RunSpec
+from tests.helpers import assert_same_accuracy
 
 
 def _model() -> keras.Model:
@@ -100,7 +100,4 @@ def test_compiled_loop_accuracy_matches_keras_fit_over_seeds(real_data_dir: Path
             run = engine.run(spec, options)["run"]
             assert run["status"] == "ok" and run["epoch_loop"] == loop
             acc[loop].append(run["test_accuracy"])
-    fit, compiled = np.array(acc["keras"]), np.array(acc["compiled"])
-    assert fit.mean() > 0.7  # both actually learn
-    assert abs(fit.mean() - compiled.mean()) < 0.015, acc
-    assert stats.ttest_ind(fit, compiled, equal_var=False).pvalue > 0.01, acc
+    assert_same_accuracy(acc, "keras", "compiled", floor=0.7, tolerance=0.015)

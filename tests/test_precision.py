@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from scipy import stats
 
 from bench import engine
 from bench.options import EngineOptions
 from bench.spec import RunSpec
+from tests.helpers import assert_same_accuracy
 
 
 @pytest.mark.slow
@@ -24,10 +23,7 @@ def test_bfloat16_cnn_accuracy_matches_float32_over_seeds(real_data_dir: Path) -
             run = engine.run(spec, EngineOptions())["run"]
             assert run["status"] == "ok" and run["precision"] == precision
             acc[precision].append(run["test_accuracy"])
-    f32, bf16 = np.array(acc["float32"]), np.array(acc["mixed_bfloat16"])
-    assert f32.mean() > 0.8  # both actually learn
-    assert abs(f32.mean() - bf16.mean()) < 0.02, acc
-    assert stats.ttest_ind(f32, bf16, equal_var=False).pvalue > 0.01, acc
+    assert_same_accuracy(acc, "float32", "mixed_bfloat16", floor=0.8, tolerance=0.02)
 
 
 def test_auto_precision_is_recorded_choice() -> None:
