@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.errors import BenchError, unknown_name
 from bench.paths import datasets_cache
+from bench.spec import parse_validation
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -347,8 +348,9 @@ def make_split(
 ) -> Split:
     """Split ``ds`` as a study asks.
 
-    ``validation``: ``"test"`` (the test set doubles as validation, as most of the papers do)
-    or ``"holdout:N"`` (the first N training images, as ``fmnist_mlp_optimizers`` does).
+    ``validation``: ``"holdout:N"`` (the first N training images, as ``fmnist_mlp_optimizers``
+    does; N below 1 is a share of them) or ``"test"`` / ``"none"`` (the test set doubles as
+    validation, as most of the papers do: optimistic when used for selection).
     ``fraction`` subsamples the remaining training images (stratified, seeded);
     ``test_fraction`` evaluates on a seeded random sample of the test set.
     """
@@ -356,7 +358,8 @@ def make_split(
     if validation in ("test", "none"):
         x_val = y_val = None
     elif validation.startswith("holdout:"):
-        n = int(validation.split(":", 1)[1])
+        size = parse_validation(validation) or 0.0
+        n = int(round(size * len(y_tr))) if size < 1 else int(size)
         if not 0 < n < len(y_tr):
             raise BenchError(f"holdout of {n} images leaves no training data ({len(y_tr)} in all)")
         x_val, y_val = x_tr[:n], y_tr[:n]

@@ -63,6 +63,23 @@ class _EpochTimer(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _TestCurve(keras.callbacks.Callback):
+    """Test loss/accuracy after every epoch (runs after ``_EpochTimer``: not timed)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
+        super().__init__()
+        self.data = (x, y)
+        self.batch_size = batch_size
+        self.logs: list[dict[str, float]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not math.isfinite(float((logs or {}).get("loss", 0.0))):
+            return
+        out = self.model.evaluate(*self.data, batch_size=self.batch_size, verbose=0,
+                                  return_dict=True)
+        self.logs.append({k: float(v) for k, v in out.items()})
+
+
 def _per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> list[dict]:
     rows = []
     for k, name in enumerate(classes):
@@ -97,6 +114,7 @@ def _base_row(spec: RunSpec, run_id: str) -> dict[str, Any]:
         "initializer": arch.get("initializer", "glorot_uniform"),
         "fraction": spec.fraction,
         "validation": spec.validation,
+        "selection": "test" if spec.selects_on_test else "validation",
         "test_fraction": spec.test_fraction,
         "precision": spec.precision,
         "factors": dict(spec.factors),
@@ -173,6 +191,11 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
                n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit,
                deterministic=options.deterministic)
     timer = _EpochTimer()
+    callbacks: list[keras.callbacks.Callback] = [timer]
+    test_curve = None
+    if spec.test_curve and not spec.selects_on_test:
+        test_curve = _TestCurve(split.x_test, split.y_test, options.eval_batch_size)
+        callbacks.append(test_curve)
     fit_start = time.perf_counter()
     validation = None if spec.validation == "none" else (split.x_val, split.y_val)
     row["epoch_loop"] = "compiled" if compiled else "keras"
@@ -180,13 +203,13 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         row["compile_seconds"] = compiled_epochs.fit(
             trainer, split.x_train, split.y_train, epochs=spec.epochs, seed=spec.seed,
             validation=validation, validation_batch_size=options.eval_batch_size,
-            callbacks=[timer],
+            callbacks=callbacks,
         )
     else:
         model.fit(
             split.x_train, split.y_train, batch_size=batch, epochs=spec.epochs,
             validation_data=validation, validation_batch_size=options.eval_batch_size,
-            shuffle=True, verbose=0, callbacks=[timer],
+            shuffle=True, verbose=0, callbacks=callbacks,
         )
     row["fit_seconds"] = time.perf_counter() - fit_start
     row["train_seconds"] = float(sum(timer.seconds))
@@ -198,6 +221,9 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
                                              "value": logs[prefix + metric]})
         record["epochs"].append({"epoch": epoch, "split": "train", "metric": "seconds",
                                  "value": secs})
+    for epoch, logs in enumerate(test_curve.logs if test_curve else [], start=1):
+        record["epochs"] += [{"epoch": epoch, "split": "test", "metric": metric,
+                              "value": logs[metric]} for metric in ("loss", "accuracy")]
     row["epochs_completed"] = len(timer.logs)
     if timer.diverged_epoch is not None:
         row.update(status="diverged", diverged_epoch=timer.diverged_epoch,
@@ -223,7 +249,9 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         final_val_loss=timer.logs[-1].get("val_loss"),
         final_val_accuracy=timer.logs[-1].get("val_accuracy"),
     )
-    if spec.score_fraction < 1:
+    if not spec.selects_on_test:
+        row["score_accuracy"] = row["final_val_accuracy"]  # selection never sees the test set
+    elif spec.score_fraction < 1:
         rng = np.random.default_rng(spec.seed + 20_011)
         size = max(1, int(round(spec.score_fraction * len(y_true))))
         sample = rng.choice(len(y_true), size=size, replace=False)

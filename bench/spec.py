@@ -17,6 +17,22 @@ from bench.vocab import (
 )
 
 DATASETS = ("mnist", "fashion_mnist")
+DEFAULT_VALIDATION = "holdout:0.1"
+
+
+def parse_validation(text: str) -> float | None:
+    """The holdout size of a ``validation`` value (share or count); None for test/none."""
+    if text in ("test", "none"):
+        return None
+    kind, _, size = str(text).partition(":")
+    try:
+        value = float(size)
+    except ValueError:
+        value = -1.0
+    if kind != "holdout" or not value > 0 or (value >= 1 and value != int(value)):
+        raise BenchError(f"validation must be test, none or holdout:N (a count, or a share "
+                         f"below 1), got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -35,9 +51,13 @@ class RunSpec:
     epochs: int = 5
     seed: int = 0
     fraction: float = 1.0
-    validation: str = "test"
+    #: where winners are chosen: ``holdout:F`` (the first F of the training images; F < 1 a
+    #: share, F >= 1 a count), ``test`` (the papers' optimistic protocol) or ``none``
+    validation: str = DEFAULT_VALIDATION
     test_fraction: float = 1.0
-    score_fraction: float = 1.0  # HPO objective: accuracy on a seeded sample of the test set
+    #: objective when ``validation`` is ``test``/``none``: accuracy on a seeded test sample
+    score_fraction: float = 1.0
+    test_curve: bool = False  # evaluate the test set after every epoch (curve studies)
     precision: str = "auto"  # auto | float32 | mixed_bfloat16 | mixed_float16
     factors: dict[str, Any] = field(default_factory=dict)  # the study's own factor columns
 
@@ -50,6 +70,11 @@ class RunSpec:
         if self.initializer is not None:
             base["initializer"] = self.initializer
         return base
+
+    @property
+    def selects_on_test(self) -> bool:
+        """True when winners are chosen on the test set (the papers' optimistic protocol)."""
+        return self.validation in ("test", "none")
 
     @property
     def effective_batch_size(self) -> int:
@@ -90,6 +115,9 @@ class RunSpec:
             raise BenchError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise BenchError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not isinstance(self.validation, str):
+            raise BenchError(f"validation must be a string, got {self.validation!r}")
+        parse_validation(self.validation)
         if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
             raise BenchError(f"unknown precision {self.precision!r}")
         return self

@@ -18,6 +18,8 @@ from bench.store import ResultStore
 from bench.studies import REGISTRY, Study, get_profile
 from bench.studies.runner import Outcome, StopFlag, StudyRunner
 
+MAX_SEEDS = 1000
+
 ProfileOpt = typer.Option("smoke", "--profile", "-p", help="smoke | quick | paper | full")
 SeedsOpt = typer.Option(None, "--seeds", "-s", help="Seeds per configuration (default: profile's)")
 ResultsOpt = typer.Option(None, "--results", "-r", help="Result set directory "
@@ -64,9 +66,9 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
             deterministic: bool = False, epoch_loop: str = "auto") -> Outcome:
     """Run ``studies`` into a result set; returns the outcome (the caller sets the exit code)."""
     profile = get_profile(profile_name)
+    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+        raise BenchError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
     n_seeds = seeds if seeds is not None else profile.seeds
-    if n_seeds < 1:
-        raise BenchError(f"--seeds must be >= 1, got {n_seeds}")
     if epoch_loop not in ("auto", "compiled", "keras"):
         raise BenchError(f"--epoch-loop must be auto, compiled or keras, got {epoch_loop!r}")
     if data_dir is not None:
@@ -91,7 +93,7 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     store.update_manifest(session=session, datasets=datasets, **env)
     console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={n_seeds} "
                   f"workers={workers} backend={env['keras_backend']}")
-    runner = StudyRunner(store, executor, profile, n_seeds, force, None)
+    runner = StudyRunner(store, executor, profile, seeds, force, None)
     try:
         with StopFlag() as stop, RichReporter() as reporter:
             runner.reporter = reporter

@@ -26,7 +26,7 @@ def list_(
     for study in REGISTRY:
         cells = []
         for name, profile in PROFILES.items():
-            runs, seconds = estimate(study, profile, seeds or profile.seeds)
+            runs, seconds = estimate(study, profile, seeds)
             totals[name][0] += runs
             totals[name][1] += seconds
             cells.append(f"{runs} / {_fmt(seconds)}")

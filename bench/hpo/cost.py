@@ -6,7 +6,7 @@ from bench.studies.cost import run_seconds
 from bench.studies.registry import Profile, Study
 
 
-def estimate_hpo(study: Study, profile: Profile, seeds: int) -> tuple[int, float]:
+def estimate_hpo(study: Study, profile: Profile, seeds: int | None) -> tuple[int, float]:
     """(trainings, seconds): searches x trials, each priced like a mid-size CNN run."""
     from bench.hpo.runner import methods_for
 
@@ -15,7 +15,7 @@ def estimate_hpo(study: Study, profile: Profile, seeds: int) -> tuple[int, float
     seconds, runs = 0.0, 0
     for labels, changes in study.grid():
         spec = study.spec(profile, 0, changes, labels)
-        n = len(methods) * trials * (seeds if seeds != profile.seeds else profile.hpo_seeds)
+        n = len(methods) * trials * (seeds or profile.hpo_seeds)
         runs += n
         seconds += n * run_seconds(spec)
     return runs, seconds

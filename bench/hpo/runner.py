@@ -89,10 +89,14 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
             "interrupted" if stop.stop and len(log.rows) < n_trials else "ok")
         nominal = labels.get("fraction", str(study.base.get("fraction", 1.0)))
         common = {"search_id": sid, "study": study.name, "library": lib, "algorithm": alg,
-                  "method": f"{lib}:{alg}", "fraction": float(nominal),
-                  "data_fraction": base.fraction, "epochs": base.epochs, "seed": seed,
+                  "method": f"{lib}:{alg}", "fraction": base.fraction,
+                  "fraction_nominal": float(nominal), "epochs": base.epochs,
+                  "epochs_nominal": int(labels.get("epochs", study.base.get("epochs", 0))),
+                  "selection": "test" if base.selects_on_test else "validation", "seed": seed,
                   "profile": profile.name, "space": space.name,
-                  **{k: v for k, v in labels.items() if k != "fraction"}}
+                  **{k: v for k, v in base.factors.items()
+                     if k not in ("fraction", "epochs", "factor", "level", "profile")
+                     and not k.endswith("_nominal")}}
         trials = [{**common, "trial_key": f"{sid}-{r['trial']}", **r} for r in log.rows]
         oks = [r for r in log.rows if r["score_accuracy"] is not None]
         best = max(oks, key=lambda r: r["score_accuracy"], default=None)

@@ -27,7 +27,9 @@ def _mparams(arch: dict) -> float:
 def run_seconds(spec: RunSpec) -> float:
     """Estimated wall seconds of one run on a 2-core CPU."""
     n_train = spec.fraction * (55_000 if spec.validation.startswith("holdout") else 60_000)
-    n_val = 0 if spec.validation == "none" else 10_000 * spec.test_fraction
+    n_val = 6_000 if spec.validation.startswith("holdout") else 0
+    if spec.test_curve or spec.selects_on_test:
+        n_val += 10_000 * spec.test_fraction
     arch = spec.architecture()
     if arch["kind"] == "cnn":
         per_epoch = n_train * CNN_SAMPLE_S + n_val * CNN_SAMPLE_S / 3
@@ -38,12 +40,14 @@ def run_seconds(spec: RunSpec) -> float:
     return RUN_OVERHEAD_S + spec.epochs * per_epoch
 
 
-def estimate(study: Study, profile: Profile, seeds: int) -> tuple[int, float]:
-    """(runs, seconds) for ``study`` under ``profile`` with ``seeds`` seeds."""
+def estimate(study: Study, profile: Profile, seeds: int | None = None) -> tuple[int, float]:
+    """(runs, seconds) for ``study`` under ``profile`` with ``seeds`` seeds (None: the
+    profile's, after the study's caps)."""
     if study.kind == "hpo":
         from bench.hpo.cost import estimate_hpo
 
         return estimate_hpo(study, profile, seeds)
+    seeds = seeds or study.seeds(profile)
     if study.stages:
         runs, seconds = 0, 0.0
         hidden: list[int] = [512]

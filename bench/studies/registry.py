@@ -9,6 +9,8 @@ from typing import Any
 from bench.errors import BenchError, unknown_name
 from bench.spec import RunSpec
 
+SCALED_FIELDS = ("epochs", "fraction")  # settings a profile scales: labelled as trained
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -25,6 +27,11 @@ class Profile:
     hpo_seeds: int = 1  # seeds per HPO search (a search is many trainings)
     hpo_algorithms: str = "default"  # default | all
 
+    @property
+    def reduced(self) -> bool:
+        """True when this profile trains less than the papers did (data or epochs)."""
+        return self.data_scale < 1 or self.epoch_scale < 1 or self.max_epochs is not None
+
     def epochs(self, epochs: int) -> int:
         scaled = max(1, round(epochs * self.epoch_scale))
         return min(scaled, self.max_epochs) if self.max_epochs else scaled
@@ -38,9 +45,10 @@ PROFILES: dict[str, Profile] = {
         Profile("quick", "the whole sweep in ~25 min on a 2-core CPU: 20 % of the data, "
                 "40 % of the epochs, 3 seeds (so claims get verdicts), HPO 4 trials x 1 seed",
                 data_scale=0.2, epoch_scale=0.4, seeds=3, hpo_trials=4),
-        Profile("paper", "the papers' exact protocols: full data, their epochs, 1 seed"),
-        Profile("full", "the papers' protocols x 5 seeds and every HPO algorithm (for a GPU)",
-                seeds=5, hpo_algorithms="all", hpo_seeds=5),
+        Profile("paper", "the papers' protocols: full data, their epochs, 5 seeds (3 for the "
+                "CNN studies), HPO 5 seeds", seeds=5, hpo_seeds=5),
+        Profile("full", "the papers' protocols x 10 seeds and every HPO algorithm (for a GPU)",
+                seeds=10, hpo_algorithms="all", hpo_seeds=10),
     )
 }
 
@@ -131,6 +139,8 @@ class Study:
         settings["fraction"] = min(1.0, nominal_fraction * profile.data_scale)
         settings["epochs"] = profile.epochs(settings.get("epochs", 5))
         settings["test_fraction"] = min(settings.get("test_fraction", 1.0), profile.test_fraction)
+        labels, nominal = self._trained_labels(labels, settings)
+        settings.setdefault("test_curve", bool(self.curve or self.report_epoch))
         factors = dict(labels)
         if len(labels) == 1:
             (name, label), = labels.items()
@@ -138,8 +148,22 @@ class Study:
         elif labels:
             factors = {"factor": "+".join(labels), "level": "|".join(labels.values()), **labels}
         factors["profile"] = profile.name
+        factors.update({f"{name}_nominal": label for name, label in nominal.items()})
         spec = RunSpec(study=self.name, seed=seed, factors=factors, **settings)
         return spec.validate()
+
+    def _trained_labels(self, labels: dict[str, str],
+                        settings: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """Labels of scaled factors (epochs, fraction) as trained; the nominal ones apart."""
+        out, nominal = dict(labels), {}
+        for factor in self.factors:
+            target = factor.name if factor.field is None else factor.field
+            if target in SCALED_FIELDS and factor.name in labels:
+                trained = f"{settings[target]:g}"
+                if trained != labels[factor.name]:
+                    nominal[factor.name] = labels[factor.name]
+                    out[factor.name] = trained
+        return out, nominal
 
     def expand(self, profile: Profile, seeds: list[int],
                base: dict[str, Any] | None = None) -> list[RunSpec]:
@@ -148,10 +172,16 @@ class Study:
                 for labels, changes in self.grid() for seed in seeds]
 
     def curve_levels(self, profile: Profile) -> list[int]:
+        profile = self.scaled(profile)
         return sorted({profile.epochs(e) for e in self.curve})
 
     def scored_epoch(self, profile: Profile) -> int | None:
+        profile = self.scaled(profile)
         return profile.epochs(self.report_epoch) if self.report_epoch else None
+
+    def seeds(self, profile: Profile) -> int:
+        """Seeds per configuration under ``profile`` (after this study's caps)."""
+        return self.scaled(profile).seeds
 
 
 class Registry:

@@ -75,16 +75,16 @@ class StopFlag:
 
 
 def score(record: dict[str, Any], epoch: int | None) -> float | None:
-    """The metric a winner is chosen by: test accuracy, or the curve's value at ``epoch``."""
+    """The metric a winner is chosen by: validation accuracy after ``epoch`` epochs (the last
+    epoch when None). The test set is never used here unless the run selects on it."""
     run = record["run"]
     if run.get("status") != "ok":
         return None
-    if epoch is None:
-        return run.get("test_accuracy")
+    epoch = epoch or run.get("epochs_completed") or run.get("epochs")
     for row in record.get("epochs", []):
         if row["epoch"] == epoch and row["split"] == "val" and row["metric"] == "accuracy":
             return row["value"]
-    return None
+    return run.get("final_val_accuracy") if epoch == run.get("epochs") else None
 
 
 def study_records(store: ResultStore, study: str, profile: str) -> list[dict[str, Any]]:
@@ -93,11 +93,14 @@ def study_records(store: ResultStore, study: str, profile: str) -> list[dict[str
 
 
 def winner(store: ResultStore, study: Study, profile: Profile,
-           key: Callable[[dict[str, Any]], Any] | None = None) -> Any:
-    """The best level (highest mean score over seeds) of ``study`` in ``store``, or None."""
+           key: Callable[[dict[str, Any]], Any] | None = None, stage: str | None = None) -> Any:
+    """The best level (highest mean validation score over seeds) of ``study`` in ``store``
+    (of its ``stage`` only, for a growing search), or None."""
     key = key or (lambda r: r["run"]["factors"].get("level"))
     groups: dict[Any, list[float]] = defaultdict(list)
     for rec in study_records(store, study.name, profile.name):
+        if stage is not None and rec["run"]["factors"].get("factor") != stage:
+            continue
         value = score(rec, study.scored_epoch(profile))
         if value is not None:
             groups[key(rec)].append(value)
@@ -130,22 +133,27 @@ def _grown(hidden: list[int], units: int) -> dict[str, Any]:
 class StudyRunner:
     """Runs studies into one store with one executor."""
 
-    def __init__(self, store: ResultStore, executor: Any, profile: Profile, seeds: int,
-                 force: bool = False, reporter: Reporter | None = None) -> None:
+    def __init__(self, store: ResultStore, executor: Any, profile: Profile,
+                 seeds: int | None = None, force: bool = False,
+                 reporter: Reporter | None = None) -> None:
         self.store = store
         self.executor = executor
         self.profile = profile
-        self.seeds = list(range(seeds))
-        self.seeds_overridden = seeds != profile.seeds  # --seeds also sets HPO seeds
+        self.seeds_overridden = seeds is not None  # --seeds also sets HPO seeds
+        self.seeds = list(range(seeds if seeds is not None else profile.seeds))
         self.force = force
         self.reporter = reporter or SilentReporter()
         self.outcome = Outcome()
         self._done_now: set[str] = set()
 
+    def seeds_for(self, study: Study) -> list[int]:
+        """``--seeds`` when given, else the profile's seeds after the study's caps."""
+        return self.seeds if self.seeds_overridden else list(range(study.seeds(self.profile)))
+
     def plan(self, study: Study) -> list[RunSpec]:
         """The specs of a non-staged study (stages are planned one at a time)."""
         base, _ = inherited_base(self.store, study, self.profile)
-        return study.expand(self.profile, self.seeds, base)
+        return study.expand(self.profile, self.seeds_for(study), base)
 
     def run(self, study: Study, stop: StopFlag) -> None:
         if study.stages:
@@ -160,13 +168,13 @@ class StudyRunner:
         for stage in study.stages:
             specs = [
                 study.spec(self.profile, seed, _grown(hidden, u), {stage.name: str(u)})
-                for u in stage.levels for seed in self.seeds
+                for u in stage.levels for seed in self.seeds_for(study)
             ]
             all_specs += specs
             self._execute(study.name, specs, stop, total=len(all_specs))
             if stop.stop:
                 return
-            best = winner(self.store, study, self.profile,
+            best = winner(self.store, study, self.profile, stage=stage.name,
                           key=lambda r: tuple(r["run"]["arch"]["hidden"]))
             if best is None:
                 return
