@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats as st
 
 from bench.report import claims, stats
+from bench.report.paired import holm
 from bench.report.paper import paper_results, paper_vs_measured
 
 
@@ -37,8 +38,8 @@ def test_mean_ci_matches_scipy() -> None:
 
 
 def test_holm_is_monotone_and_capped() -> None:
-    assert np.allclose(stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
-    assert stats.holm([0.9, 0.8]) == [1.0, 1.0]
+    assert np.allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    assert holm([0.9, 0.8]) == [1.0, 1.0]
 
 
 def test_best_level_confirmed_and_not_confirmed() -> None:
@@ -57,11 +58,12 @@ def test_best_level_confirmed_and_not_confirmed() -> None:
     assert verdict.loc["dnn_best_initializer", "verdict"] == "not confirmed"
 
 
-def test_single_seed_is_inconclusive() -> None:
+def test_single_seed_is_undecidable() -> None:
     runs, epochs = _tables({"he_normal": [0.9], "zeros": [0.1]})
     scored = stats.scores(runs, epochs)
     verdict = claims.verdicts(stats.level_stats(scored), scored, runs, epochs).set_index("claim_id")
-    assert verdict.loc["dnn_best_initializer", "verdict"] == "inconclusive"
+    assert verdict.loc["dnn_best_initializer", "verdict"] == "undecidable"
+    assert "1 seed(s)" in verdict.loc["dnn_best_initializer", "evidence"]
 
 
 def test_report_epoch_is_read_off_the_curve() -> None:
@@ -77,5 +79,8 @@ def test_paper_vs_measured_joins_every_initializer() -> None:
     joined = paper_vs_measured(runs, epochs, scored)
     row = joined[(joined["level"] == "he_normal") & (joined["metric"] == "test_accuracy")].iloc[0]
     assert row["paper_value"] == 0.81 and row["n"] == 3
-    assert row["paper_in_ci"] in (True, False)
+    assert row["paper_in_pi"] is True  # one paper run at 0.81 lies among ours
+    assert row["pi_low"] < row["ci_low"] < row["ci_high"] < row["pi_high"]
+    assert row["comparable"]  # the paper profile
     assert len(paper_results()) == 191
+    assert "None" in set(paper_results()["level"])  # the default batch is a level, not NaN

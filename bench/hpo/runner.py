@@ -106,6 +106,7 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
             "n_failed": len(log.rows) - len(oks),
             "best_accuracy": best["score_accuracy"] if best else None,
             "best_test_accuracy": best["test_accuracy"] if best else None,
+            "best_test_loss": best["test_loss"] if best else None,
             "best_params_json": best["params_json"] if best else None,
             "optimization_seconds": log.rows[-1]["elapsed_seconds"] if log.rows else None,
             "suggest_seconds_total": sum(r["suggest_seconds"] for r in log.rows),

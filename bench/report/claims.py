@@ -1,7 +1,10 @@
 """The papers' claims, declared as data, and verdicts computed from a result set.
 
-Verdicts: ``confirmed``, ``not confirmed`` or ``inconclusive`` (too few seeds, or the data
-cannot separate the levels), each with its evidence in words and numbers.
+Verdicts (rules in ``bench.report.paired`` and docs/studies.md): ``confirmed``, ``not
+confirmed``, ``tied`` (a "best" level tied within the margin), ``undecidable`` (the seeds
+available cannot decide; the row says how many would) or ``inconclusive`` (no data), each
+with its n, effect size and CI, and its evidence in words and numbers. A verdict from a
+reduced profile says so in its evidence.
 """
 
 from __future__ import annotations
@@ -13,7 +16,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-MIN_SEEDS = 3  # fewer seeds than this can only give "inconclusive" for comparisons
+from bench.report.paired import (
+    ALPHA,
+    MARGIN,
+    MAX_SEEDS_REPORTED,
+    Comparison,
+    compare,
+    holm,
+    outcomes,
+    seeds_needed,
+)
+from bench.report.stats import paired_samples
+
+MIN_SEEDS = 3  # HPO claims: fewer seeds than this cannot decide
+OVERFIT_MARGIN = 0.05  # a validation-loss rise below 5 % over the second half is no overfit
 
 
 @dataclass(frozen=True)
@@ -53,70 +69,108 @@ CLAIMS = (
 )
 
 
-def _verdict(claim: Claim, verdict: str, evidence: str, **numbers: Any) -> dict[str, Any]:
+def _verdict(claim: Claim, verdict: str, evidence: str, n: int | None = None,
+             needs: int | None = None, effect: float | None = None,
+             effect_ci: tuple[float, float] | None = None, **numbers: Any) -> dict[str, Any]:
     return {"claim_id": claim.id, "source": claim.source, "claim": claim.text,
-            "study": claim.study, "verdict": verdict, "evidence": evidence,
+            "study": claim.study, "verdict": verdict, "evidence": evidence, "n": n,
+            "seeds_needed": needs, "effect": effect,
+            "effect_ci_low": effect_ci[0] if effect_ci else None,
+            "effect_ci_high": effect_ci[1] if effect_ci else None,
             "numbers": str({k: (round(v, 4) if isinstance(v, float) else v)
                             for k, v in numbers.items()})}
 
 
-def _best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
-    lv = levels[levels["study"] == claim.study]
-    if lv.empty:
+def _study_scores(scored: pd.DataFrame, study: str) -> pd.DataFrame:
+    s = scored[scored["study"] == study]
+    return s[s["factor"] == s["factor"].mode().iloc[0]] if not s.empty else s
+
+
+def _fmt(c: Comparison) -> str:
+    return f"{c.mean:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}]"
+
+
+def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int) -> dict[str, Any]:
+    needs = max((seeds_needed(c, len(family)) or MAX_SEEDS_REPORTED for c in family),
+                default=None)
+    if n < 2:
+        return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a paired test needs at "
+                        "least 2", n=n, needs=needs)
+    return _verdict(claim, "undecidable", desc + f"; undecidable with {n} seeds (needs "
+                    f"≈{needs})", n=n, needs=needs)
+
+
+def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
+                want: str) -> dict[str, Any]:
+    """Y is best: Y beats every other level (paired by seed, Holm, by at least MARGIN)."""
+    s = _study_scores(scored, claim.study)
+    if s.empty:
         return _verdict(claim, "inconclusive", "no results for this study yet")
-    want = claim.params["level"]
-    if want not in set(lv["level"]):
+    if want not in set(s["level"]):
         return _verdict(claim, "inconclusive", f"level {want} was not measured")
-    best = lv.sort_values("accuracy_mean", ascending=False).iloc[0]
-    mine = lv[lv["level"] == want].iloc[0]
-    n = int(mine["n"])
-    desc = (f"{want}: {mine['accuracy_mean']:.4f} (rank {int(mine['rank'])}/{len(lv)}); "
-            f"best {best['level']}: {best['accuracy_mean']:.4f}; {n} seed(s)")
-    if n < MIN_SEEDS:
-        return _verdict(claim, "inconclusive", desc + f"; fewer than {MIN_SEEDS} seeds",
-                        rank=int(mine["rank"]))
-    s = scored[scored["study"] == claim.study]
-    if best["level"] == want:
-        second = lv.sort_values("accuracy_mean", ascending=False).iloc[1]
-        a = s[s["level"] == want]["accuracy"].to_numpy()
-        b = s[s["level"] == second["level"]]["accuracy"].to_numpy()
-        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-        if p < 0.05:
-            return _verdict(claim, "confirmed", desc + f"; better than the runner-up "
-                            f"{second['level']} (p={p:.3g})", rank=1, p=p)
-        return _verdict(claim, "inconclusive", desc + f"; ranked first but not significantly "
-                        f"better than {second['level']} (p={p:.3g})", rank=1, p=p)
-    a = s[s["level"] == best["level"]]["accuracy"].to_numpy()
-    b = s[s["level"] == want]["accuracy"].to_numpy()
-    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue) * (len(lv) - 1)  # Bonferroni
-    p = min(1.0, p)
-    if p < 0.05:
-        return _verdict(claim, "not confirmed",
-                        desc + f"; {best['level']} is significantly better (p={p:.3g})", p=p)
-    return _verdict(claim, "inconclusive",
-                    desc + f"; the difference is not significant (p={p:.3g})", p=p)
+    means = s.groupby("level")["accuracy"].mean().sort_values(ascending=False)
+    others = [lvl for lvl in means.index if lvl != want]
+    family = [compare(paired_samples(s, want, lvl)) for lvl in others]
+    n = min((c.n for c in family), default=0)
+    result = outcomes(family) if n >= 2 else ["undecided"] * len(family)
+    top = means.index[0]
+    desc = (f"{want}: {means[want]:.4f} (rank {list(means.index).index(want) + 1}/"
+            f"{len(means)}); best {top}: {means[top]:.4f}")
+    closest = min(range(len(family)), key=lambda i: family[i].mean) if family else None
+    effect = (family[closest].mean, (family[closest].ci_low, family[closest].ci_high)) \
+        if closest is not None else (None, None)
+    if "worse" in result:
+        beaters = [o for o, r in zip(others, result, strict=True) if r == "worse"]
+        c = family[others.index(beaters[0])]
+        return _verdict(claim, "not confirmed", desc + f"; {beaters[0]} beats it by "
+                        f"{-c.mean:.4f} per seed (Holm p<{ALPHA}, margin {MARGIN})", n=n,
+                        effect=c.mean, effect_ci=(c.ci_low, c.ci_high))
+    if all(r == "better" for r in result):
+        return _verdict(claim, "confirmed", desc + f"; beats every other level by ≥{MARGIN} "
+                        f"(closest {others[closest]}: {_fmt(family[closest])})", n=n,
+                        effect=effect[0], effect_ci=effect[1])
+    if all(r in ("better", "equivalent") for r in result):
+        tied = [o for o, r in zip(others, result, strict=True) if r == "equivalent"]
+        return _verdict(claim, "tied", desc + f"; best, tied within ±{MARGIN} with "
+                        f"{', '.join(tied)}", n=n, effect=effect[0], effect_ci=effect[1])
+    open_ = [f"{o}: {_fmt(c)}" for o, c, r in zip(others, family, result, strict=True)
+             if r == "undecided"][:3]
+    out = _undecided(claim, desc + "; differences per seed " + "; ".join(open_),
+                     [c for c, r in zip(family, result, strict=True) if r == "undecided"], n)
+    out.update(effect=effect[0], effect_ci_low=effect[1][0] if effect[1] else None,
+               effect_ci_high=effect[1][1] if effect[1] else None)
+    return out
 
 
-def _no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
-    s = scored[scored["study"] == claim.study]
-    ref = s[s["level"] == claim.params["level"]]["accuracy"].to_numpy()
-    if len(ref) == 0:
+def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
+    """No smaller level gains MARGIN or more over the reference (one-sided equivalence bound
+    per level, Holm); refuted when one gains significantly by at least MARGIN."""
+    s = _study_scores(scored, claim.study)
+    ref = claim.params["level"]
+    if s.empty or ref not in set(s["level"]):
         return _verdict(claim, "inconclusive", "no results for this study yet")
-    gains = []
-    for lvl in claim.params["smaller"]:
-        x = s[s["level"] == lvl]["accuracy"].to_numpy()
-        if len(x) == 0:
-            continue
-        p = (float(stats.ttest_ind(x, ref, equal_var=False, alternative="greater").pvalue)
-             if len(x) >= 2 and len(ref) >= 2 else np.nan)
-        gains.append((lvl, float(x.mean() - ref.mean()), p))
-    desc = "; ".join(f"batch {lvl}: {d:+.4f} vs 128 (p={p:.3g})" for lvl, d, p in gains)
-    if len(ref) < MIN_SEEDS:
-        return _verdict(claim, "inconclusive", desc + f"; fewer than {MIN_SEEDS} seeds")
-    k = max(1, len(gains))
-    if any(p * k < 0.05 for _, _, p in gains if np.isfinite(p)):
-        return _verdict(claim, "not confirmed", desc + "; a smaller batch is significantly better")
-    return _verdict(claim, "confirmed", desc + "; no smaller batch is significantly better")
+    smaller = [lvl for lvl in claim.params["smaller"] if lvl in set(s["level"])]
+    family = [compare(paired_samples(s, lvl, ref)) for lvl in smaller]
+    n = min((c.n for c in family), default=0)
+    desc = "; ".join(f"batch {lvl} − {ref}: {_fmt(c)}" for lvl, c in zip(smaller, family,
+                                                                          strict=True))
+    if n < 2:
+        return _undecided(claim, desc, family, n)
+    result = outcomes(family)
+    no_gain = holm([c.p_not_greater for c in family])
+    top = max(range(len(family)), key=lambda i: family[i].mean)
+    effect = dict(effect=family[top].mean, effect_ci=(family[top].ci_low, family[top].ci_high))
+    if "better" in result:
+        return _verdict(claim, "not confirmed", desc + f"; a smaller batch gains ≥{MARGIN} "
+                        f"(Holm p<{ALPHA})", n=n, **effect)
+    if all(p < ALPHA for p in no_gain):
+        return _verdict(claim, "confirmed", desc + f"; every smaller batch's gain is below "
+                        f"{MARGIN} (one-sided equivalence test, Holm p<{ALPHA})", n=n, **effect)
+    out = _undecided(claim, desc, [c for c, p in zip(family, no_gain, strict=True)
+                                   if p >= ALPHA], n)
+    out.update(effect=effect["effect"], effect_ci_low=effect["effect_ci"][0],
+               effect_ci_high=effect["effect_ci"][1])
+    return out
 
 
 def _spearman_ci(x: np.ndarray, y: np.ndarray,
@@ -168,7 +222,11 @@ def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, 
     return _verdict(claim, "inconclusive", desc, rho=rho, low=low, high=high)
 
 
-def _overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
+def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
+    """Validation loss rises: the per-seed relative rise of the validation loss from the
+    middle epoch to the last (a least-squares line through the second half), tested with
+    a one-sided t-test against 0 and reported with its CI; a rise below OVERFIT_MARGIN
+    shown by the one-sided bound refutes it. More seeds make this easier, not harder."""
     c = curves_loss[(curves_loss["study"] == claim.study)
                     & (curves_loss["level"] == claim.params["level"])]
     if c.empty:
@@ -176,26 +234,31 @@ def _overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     rises = []
     for _, run in c.groupby("run_id"):
         run = run.sort_values("epoch")
-        v = run["value"].to_numpy()
-        if len(v) < 3:
+        e, v = run["epoch"].to_numpy(float), run["value"].to_numpy(float)
+        if len(v) < 4 or not np.all(np.isfinite(v)):
             continue
-        rises.append((float(v[-1] / v.min() - 1), int(run["epoch"].iloc[int(v.argmin())]),
-                      int(run["epoch"].iloc[-1])))
+        half = len(v) // 2
+        slope, intercept = np.polyfit(e[half:], v[half:], 1)
+        start = slope * e[half] + intercept
+        rises.append(float(slope * (e[-1] - e[half]) / start))
     if not rises:
-        return _verdict(claim, "inconclusive", "curves too short (fewer than 3 epochs)")
-    desc = "; ".join(f"val loss {r:+.1%} above its minimum (epoch {m}) at epoch {e}"
-                     for r, m, e in rises)
-    hits = sum(r > 0.05 for r, _, _ in rises)
-    if len(rises) < MIN_SEEDS:
-        verdict = "inconclusive"
-        desc += f"; fewer than {MIN_SEEDS} seeds"
-    elif hits == len(rises):
-        verdict = "confirmed"
-    elif hits == 0:
-        verdict = "not confirmed"
-    else:
-        verdict = "inconclusive"
-    return _verdict(claim, verdict, desc, seeds_rising=hits, seeds=len(rises))
+        return _verdict(claim, "inconclusive", "curves too short (fewer than 4 epochs)")
+    comp = compare(np.array(rises), margin=OVERFIT_MARGIN)
+    n = comp.n
+    desc = (f"validation loss over the second half of training: {comp.mean:+.1%} per seed "
+            f"[{comp.ci_low:+.1%}, {comp.ci_high:+.1%}], n={n}")
+    kw = dict(n=n, effect=comp.mean, effect_ci=(comp.ci_low, comp.ci_high))
+    if n < 2:
+        return _undecided(claim, desc, [comp], n)
+    if comp.p_greater < ALPHA:
+        return _verdict(claim, "confirmed", desc + f"; rises (one-sided p={comp.p_greater:.3g})",
+                        **kw)
+    if comp.p_not_greater < ALPHA:
+        return _verdict(claim, "not confirmed", desc + f"; any rise is below "
+                        f"{OVERFIT_MARGIN:.0%} (one-sided p={comp.p_not_greater:.3g})", **kw)
+    out = _undecided(claim, desc, [comp], n)
+    out.update(effect=comp.mean, effect_ci_low=comp.ci_low, effect_ci_high=comp.ci_high)
+    return out
 
 
 def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
@@ -223,11 +286,27 @@ def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
     rows = []
     for claim in CLAIMS:
         if claim.kind == "best_level":
-            rows.append(_best_level(claim, levels, scored))
+            rows.append(best_level(claim, levels, scored, _trained_level(claim, profile)))
         elif claim.kind == "no_gain_past":
-            rows.append(_no_gain_past(claim, levels, scored))
+            rows.append(no_gain_past(claim, levels, scored))
         elif claim.kind == "rank_stable":
             rows.append(_rank_stable(claim, acc, profile))
         elif claim.kind == "overfits":
-            rows.append(_overfits(claim, loss))
+            rows.append(overfits(claim, loss))
+    for row in rows:
+        row["profile"] = main
+        row["protocol"] = "reduced" if profile.reduced else "paper"
+        if profile.reduced and row["verdict"] != "inconclusive":
+            row["evidence"] += (f" — reduced protocol '{main}' ({profile.summary()}), "
+                                "not the paper's")
     return pd.DataFrame(rows)
+
+
+def _trained_level(claim: Claim, profile: Any) -> str:
+    """The claim's level as trained: the epochs study's "20" is 8 epochs under quick."""
+    from bench.studies import REGISTRY
+
+    level = claim.params["level"]
+    if claim.study == "epochs":
+        return str(REGISTRY.get("epochs").scaled(profile).epochs(int(level)))
+    return level

@@ -89,7 +89,7 @@ def hpo_claims(searches: pd.DataFrame) -> list[dict]:
         v = "inconclusive"
     elif fastest == "optuna":
         p = paired("optimization_seconds", "optuna", secs.index[1])
-        v = "confirmed" if seeds >= MIN_SEEDS or p < 0.05 else "inconclusive"
+        v = "confirmed" if seeds >= MIN_SEEDS and p < 0.05 else "inconclusive"
         ev += f"; paired Wilcoxon vs {secs.index[1]} p={p:.3g}"
     else:
         p = paired("optimization_seconds", fastest, "optuna")
@@ -123,33 +123,39 @@ def hpo_claims(searches: pd.DataFrame) -> list[dict]:
 
 
 def hpo_paper_rows(searches: pd.DataFrame, paper: pd.DataFrame) -> list[dict]:
-    """Tables 3-7 of mnist_cnn_hpo_libs next to our means."""
+    """Tables 1 and 3-7 of mnist_cnn_hpo_libs and figures 4-5 of mnist_cnn_optuna_hyperopt
+    next to our per-search values (a prediction interval for one search)."""
+    from bench.report.paper import comparison_row
+    from bench.studies.registry import PROFILES
+
     rows = []
     ok = searches[searches["status"] == "ok"]
-    for rec in paper[paper["source"] == "mnist_cnn_hpo_libs"].itertuples(index=False):
+    nominal = ok["fraction_nominal"] if "fraction_nominal" in ok else ok["fraction"]
+    epochs = ok["epochs_nominal"] if "epochs_nominal" in ok else ok["epochs"]
+    for rec in paper[paper["source"].isin(["mnist_cnn_hpo_libs",
+                                           "mnist_cnn_optuna_hyperopt"])].itertuples(index=False):
         if rec.table.startswith("table") and "fraction" in rec.table:
             lib, _, frac = str(rec.level).partition("@fraction=")
-            sel = ok[(ok["study"] == "hpo") & (ok["library"] == lib)
-                     & np.isclose(ok["fraction"], float(frac))
-                     & (ok["method"] == ok["library"] + ":" + ok["algorithm"])]
             default = {"optuna": "tpe", "hyperopt": "tpe", "scikit-optimize": "gp"}[lib]
-            sel = sel[sel["algorithm"] == default]
+            sel = ok[(ok["study"] == "hpo") & (ok["library"] == lib)
+                     & np.isclose(nominal, float(frac)) & (ok["algorithm"] == default)]
+            study = "hpo"
         elif rec.table == "table7_epochs":
-            sel = ok[(ok["study"] == "hpo_epochs") & (ok["epochs"] == int(rec.level))]
+            sel = ok[(ok["study"] == "hpo_epochs") & (epochs == int(rec.level))]
+            study = "hpo_epochs"
+        elif rec.table in ("fig4_optuna", "fig5_hyperopt"):
+            method = str(rec.level).replace("_", ":", 1)
+            sel = ok[(ok["study"] == "hpo_optuna_hyperopt") & (ok["method"] == method)]
+            study = "hpo_optuna_hyperopt"
         else:
             continue
+        col = {"optimization_seconds": "optimization_seconds", "test_loss": "best_test_loss"}.get(
+            rec.metric, "best_test_accuracy")
+        if col not in sel:
+            continue
         for profile, g in sel.groupby("profile") if not sel.empty else [(None, sel)]:
-            col = ("optimization_seconds" if rec.metric == "optimization_seconds"
-                   else "best_test_accuracy")
             scale = 100.0 if rec.metric.endswith("_pct") else 1.0
             values = g[col].astype(float).to_numpy() * scale
-            mean, sd, low, high = mean_ci(values)
-            rows.append({"profile": profile, "source": rec.source, "table": rec.table,
-                         "study": "hpo" if "fraction" in rec.table else "hpo_epochs",
-                         "level": str(rec.level), "metric": rec.metric, "epochs": int(rec.epochs),
-                         "paper_value": float(rec.value), "measured_mean": mean,
-                         "measured_sd": sd, "ci_low": low, "ci_high": high, "n": len(values),
-                         "difference": mean - float(rec.value) if np.isfinite(mean) else np.nan,
-                         "paper_in_ci": bool(low <= rec.value <= high)
-                         if np.isfinite(low) else None})
+            reduced = (PROFILES.get(profile) or PROFILES["paper"]).reduced
+            rows.append(comparison_row(rec, values, profile, study, reduced))
     return rows

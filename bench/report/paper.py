@@ -1,12 +1,19 @@
-"""Paper vs measured: every figure of ``paper_results.csv`` next to our mean and 95 % CI."""
+"""Paper vs measured: every figure of ``paper_results.csv`` next to our per-seed values.
+
+A paper reports one run, so it is compared with a 95 % *prediction* interval for one run
+(where a single new run of ours would land), not with the CI of our mean. Rows measured on a
+reduced profile are marked ``comparable = False``.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bench.report.paired import interval
 from bench.report.stats import mean_ci
 from bench.studies import REGISTRY
 from bench.studies.registry import PROFILES
@@ -15,12 +22,14 @@ from bench.studies.registry import PROFILES
 def paper_results() -> pd.DataFrame:
     """The figures the five papers reported (copied from the reference, cited by source/table)."""
     with resources.files("bench.resources").joinpath("paper_results.csv").open() as fh:
-        return pd.read_csv(fh, dtype={"level": str})
+        # "None" is a level (the framework's default batch size), not a missing value
+        return pd.read_csv(fh, dtype={"level": str}, keep_default_na=False,
+                           na_values={"value": [""]})
 
 
 def _study_for(source: str, table: str) -> str | None:
-    for study in REGISTRY:
-        if study.source == source and study.paper_table == table:
+    for study in REGISTRY:  # HPO studies are compared by ``report.hpo`` (searches, not runs)
+        if study.source == source and study.paper_table == table and study.kind != "hpo":
             return study.name
     return None
 
@@ -28,7 +37,9 @@ def _study_for(source: str, table: str) -> str | None:
 def _measure(runs: pd.DataFrame, curves: pd.DataFrame, scored: pd.DataFrame, study: str,
              level: str, metric: str, epoch: int) -> np.ndarray:
     """Per-seed measured values of ``metric`` at nominal ``epoch`` for a study level."""
-    s = scored[(scored["study"] == study) & (scored["level"] == level)]
+    if metric.endswith("_pct"):
+        return 100 * _measure(runs, curves, scored, study, level, metric[:-4], epoch)
+    s = scored[(scored["study"] == study) & (scored["level_nominal"].astype(str) == level)]
     r = runs[(runs["study"] == study) & (runs["level"] == level) & (runs["status"] == "ok")]
     if metric in ("test_accuracy", "test_loss"):
         return s["accuracy" if metric == "test_accuracy" else "loss"].to_numpy(dtype=float)
@@ -38,7 +49,8 @@ def _measure(runs: pd.DataFrame, curves: pd.DataFrame, scored: pd.DataFrame, stu
         split, name = metric.split("_", 1)
         out = []
         for run in r.itertuples(index=False):
-            profile = PROFILES.get(getattr(run, "profile", "paper")) or PROFILES["paper"]
+            profile = REGISTRY.get(study).scaled(
+                PROFILES.get(getattr(run, "profile", "paper")) or PROFILES["paper"])
             c = curves[(curves["run_id"] == run.run_id) & (curves["split"] == split)
                        & (curves["metric"] == name) & (curves["epoch"] == profile.epochs(epoch))]
             out += c["value"].tolist()
@@ -63,9 +75,17 @@ def paper_vs_measured(runs: pd.DataFrame, epochs: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
+def interval_scale(metric: str) -> str:
+    """The scale a metric's intervals are computed on (bounded accuracies, positive losses)."""
+    if "accuracy" in metric or metric in ("macro_f1", "precision", "recall", "f1"):
+        return "logit"
+    return "log" if "loss" in metric or "seconds" in metric else "raw"
+
+
 def _rows(runs: pd.DataFrame, epochs: pd.DataFrame, scored: pd.DataFrame,
           profile: str | None) -> list[dict]:
     rows = []
+    reduced = (PROFILES.get(profile) or PROFILES["paper"]).reduced
     for rec in paper_results().itertuples(index=False):
         study = _study_for(rec.source, rec.table)
         if study is None:
@@ -75,16 +95,34 @@ def _rows(runs: pd.DataFrame, epochs: pd.DataFrame, scored: pd.DataFrame,
         if study == "architecture":
             stage = str(rec.level).split("=", 1)[0]
             keep = scored[(scored["study"] == study) & (scored["factor"] == stage)
-                          & (scored["level"] == level)]
+                          & (scored["level_nominal"].astype(str) == level)]
             values = keep["accuracy" if rec.metric == "test_accuracy" else "loss"].to_numpy(float)
-        mean, sd, low, high = mean_ci(values)
-        rows.append({
-            "profile": profile, "source": rec.source, "table": rec.table, "study": study,
-            "level": str(rec.level),
-            "metric": rec.metric, "epochs": int(rec.epochs), "paper_value": float(rec.value),
-            "measured_mean": mean, "measured_sd": sd, "ci_low": low,
-            "ci_high": high, "n": int(np.isfinite(values).sum()) if len(values) else 0,
-            "difference": mean - float(rec.value) if np.isfinite(mean) else np.nan,
-            "paper_in_ci": bool(low <= rec.value <= high) if np.isfinite(low) else None,
-        })
+        rows.append(comparison_row(rec, values, profile, study, reduced))
     return rows
+
+
+def comparison_row(rec: Any, values: np.ndarray, profile: str | None, study: str,
+                   reduced: bool) -> dict[str, Any]:
+    """One paper figure next to our values: mean, CI of the mean, prediction interval."""
+    values = np.asarray(values, dtype=float)
+    scale = interval_scale(rec.metric)
+    if rec.metric.endswith("_pct"):
+        pct = interval(values / 100, scale)
+        low, high = pct[0] * 100, pct[1] * 100
+        pi = interval(values / 100, scale, prediction=True)
+        pi_low, pi_high = pi[0] * 100, pi[1] * 100
+    else:
+        low, high = interval(values, scale)
+        pi_low, pi_high = interval(values, scale, prediction=True)
+    mean, sd, _, _ = mean_ci(values)
+    value = float(rec.value)
+    return {
+        "profile": profile, "source": rec.source, "table": rec.table, "study": study,
+        "level": str(rec.level), "metric": rec.metric, "epochs": int(rec.epochs),
+        "paper_value": value, "measured_mean": mean, "measured_sd": sd, "ci_low": low,
+        "ci_high": high, "pi_low": pi_low, "pi_high": pi_high,
+        "n": int(np.isfinite(values).sum()),
+        "difference": mean - value if np.isfinite(mean) else np.nan,
+        "paper_in_pi": bool(pi_low <= value <= pi_high) if np.isfinite(pi_low) else None,
+        "comparable": not reduced,
+    }

@@ -32,8 +32,9 @@ def learning_curves(curves: pd.DataFrame, metric: str = "accuracy") -> alt.Chart
     )
 
 
-def level_means(levels: pd.DataFrame, metric: str = "accuracy") -> alt.LayerChart:
-    """Mean per level with 95 % CI error bars, best first."""
+def level_means(levels: pd.DataFrame, metric: str = "accuracy",
+                seeds: pd.DataFrame | None = None) -> alt.LayerChart:
+    """Mean per level with 95 % CI error bars, best first; one hollow dot per seed."""
     order = levels.sort_values(f"{metric}_mean", ascending=False)["level"].tolist()
     base = alt.Chart(levels, title=f"test {metric}: mean and 95 % CI over seeds").encode(
         y=alt.Y("level:N", sort=order, title=None))
@@ -46,7 +47,15 @@ def level_means(levels: pd.DataFrame, metric: str = "accuracy") -> alt.LayerChar
     )
     bars = (base.mark_rule().encode(x=f"{metric}_ci_low:Q", x2=f"{metric}_ci_high:Q")
             .transform_filter(f"isValid(datum.{metric}_ci_low)"))
-    return (bars + points).properties(width=WIDTH, height=max(120, 22 * len(order)))
+    layers = bars + points
+    if seeds is not None and not seeds.empty:
+        per_seed = seeds[["level", "seed", metric]].dropna()
+        dots = alt.Chart(per_seed).mark_point(size=30, opacity=0.6, color="#888").encode(
+            y=alt.Y("level:N", sort=order, title=None), x=alt.X(f"{metric}:Q"),
+            tooltip=["level:N", alt.Tooltip("seed:Q"),
+                     alt.Tooltip(f"{metric}:Q", format=".4f", title=f"test {metric}")])
+        layers = dots + bars + points
+    return layers.properties(width=WIDTH, height=max(120, 22 * len(order)))
 
 
 def paper_vs_measured(joined: pd.DataFrame) -> alt.LayerChart:

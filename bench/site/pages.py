@@ -5,13 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.site import charts
-from bench.site.writer import SiteWriter, md_table
+from bench.site.verdicts import (
+    RULES,
+    claim_table,
+    claims_markdown,
+    level_table,
+    paired_section,
+    protocol_note,
+)
+from bench.site.writer import SiteWriter, esc, md_table
 from bench.store import ResultStore, open_results
 from bench.studies import REGISTRY, Study
 
@@ -74,11 +83,12 @@ def home(w: SiteWriter, sets: list[ResultSet], primary: ResultSet | None) -> Non
         text.append(NO_DATA.format(what="No result set found.", cmd="bench all"))
     else:
         claims = primary.get("derived/claims")
-        text.append(f"## Headline findings\n\nFrom result set **{primary.label()}**.\n")
+        text.append(f"## Headline findings\n\nFrom result set **{esc(primary.label())}**. "
+                    "How verdicts are decided: [Claims](claims.md).\n")
         if claims.empty:
             text.append("_No claim could be evaluated yet._\n")
         else:
-            text.append(md_table(claims[["claim", "verdict", "evidence"]]))
+            text.append(md_table(claim_table(claims), html_cols=("verdict",)))
     text.append("\n## Result sets\n\n")
     rows = [{"result set": s.name, "hardware": s.label().split(" — ", 1)[1],
              "backend": s.manifest.get("keras_backend", "?"), "runs": s.n_runs,
@@ -114,16 +124,18 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
     levels = rs.get("derived/levels")
     levels = levels[levels["study"] == study.name] if not levels.empty else levels
     mine = runs[runs["study"] == study.name]
-    profiles = ", ".join(sorted(set(mine["profile"].dropna())))
-    text.append(f"Result set **{rs.label()}**, profile(s) {profiles}; "
-                f"{len(mine)} runs ({(mine['status'] == 'ok').sum()} ok).\n")
+    text.append(protocol_note(rs, study, mine, levels))
     if not levels.empty:
-        text.append("## Final metric per level\n")
-        text.append(w.chart(path, "levels", charts.level_means(levels)))
+        scores = rs.get("derived/scores")
+        scores = scores[scores["study"] == study.name] if not scores.empty else scores
+        text.append("## Test accuracy per level\n")
+        text.append("Each dot is one seed; the bar is the 95 % CI of the mean (computed on the "
+                    "logit scale, so it stays inside [0, 1]). Levels were chosen and compared "
+                    "on the validation split; the test set gives these numbers only.\n")
+        text.append(w.chart(path, "levels", charts.level_means(levels, seeds=scores)))
         text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
-        show = levels[["level", "n", "accuracy_mean", "accuracy_ci_low", "accuracy_ci_high",
-                       "loss_mean", "seconds_mean", "rank"]]
-        text.append(md_table(show))
+        text.append(md_table(level_table(levels)))
+        text.append(paired_section(rs, study.name, levels))
     curves = _curves(rs, study.name)
     if not curves.empty and curves["epoch"].max() > 1:
         text.append("\n## Learning curves\n\nClick a legend entry to highlight a level.\n")
@@ -145,14 +157,21 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
             acc = pv[pv["metric"] == "test_accuracy"]
             if not acc.empty and acc["measured_mean"].notna().any():
                 text.append(w.chart(path, "paper", charts.paper_vs_measured(acc)))
+            text.append("The paper reports one run, so its figure is compared with a 95 % "
+                        "*prediction interval* for one of our runs (where a single new run "
+                        "lands), not with the CI of our mean. Rows from a reduced profile are "
+                        "not comparable with the paper's protocol.\n")
             text.append(md_table(pv[["level", "metric", "epochs", "paper_value", "measured_mean",
-                                     "ci_low", "ci_high", "n", "paper_in_ci"]]))
+                                     "pi_low", "pi_high", "n", "paper_in_pi", "comparable"]]
+                                 .rename(columns={"epochs": "paper epochs",
+                                                  "pi_low": "one run: low",
+                                                  "pi_high": "one run: high"})))
     claims = rs.get("derived/claims")
     if not claims.empty:
         mine_claims = claims[claims["study"].str.contains(study.name, regex=False)]
         if not mine_claims.empty:
             text.append("\n## Claims\n")
-            text.append(md_table(mine_claims[["claim", "verdict", "evidence"]]))
+            text.append(claims_markdown(mine_claims))
     if study.name in ("optimizers_mlp", "keras_models"):
         text.append(_classification(w, path, rs, study))
     w.page(path, "\n".join(text))
@@ -172,7 +191,7 @@ def _classification(w: SiteWriter, path: str, rs: ResultSet, study: Study) -> st
     conf = rs.get("confusion")
     for level, group in mine.groupby("level"):
         counts = conf[conf["run_id"].isin(group["run_id"])].groupby(["true", "pred"])["count"].sum()
-        out.append(f"\n### Confusion matrix: {level}\n")
+        out.append(f"\n### Confusion matrix: {esc(level)}\n")
         out.append(w.chart(path, f"confusion-{level}", charts.confusion_heatmap(
             counts.reset_index(), classes)))
     grid = _image_grid(w, path, rs, mine, classes)
@@ -205,14 +224,13 @@ def _image_grid(w: SiteWriter, path: str, rs: ResultSet, mine: pd.DataFrame,
 
 
 def claims_page(w: SiteWriter, primary: ResultSet | None) -> None:
-    text = ["# Claims and verdicts\n",
-            "Each claim of the five papers, tested on our data. `confirmed` and `not confirmed` "
-            "need at least 3 seeds; otherwise the verdict is `inconclusive`.\n"]
+    text = ["# Claims and verdicts\n", RULES]
     claims = primary.get("derived/claims") if primary else pd.DataFrame()
     if claims.empty:
         text.append(NO_DATA.format(what="No claims evaluated yet.", cmd="bench all --seeds 3"))
     else:
-        text.append(md_table(claims[["source", "claim", "verdict", "evidence"]]))
+        text.append(f"From result set **{esc(primary.label())}**.\n")
+        text.append(claims_markdown(claims, source=True))
     w.page("claims.md", "\n".join(text))
 
 
@@ -308,10 +326,10 @@ def data_page(w: SiteWriter, sets: list[ResultSet]) -> None:
     text = ["# Data\n", "Download the tables of each result set (Parquet; read with "
             "`pandas.read_parquet`). Schema: see the project's `docs/results.md`.\n"]
     for rs in sets:
-        text.append(f"\n## {rs.name}\n")
+        text.append(f"\n## {esc(rs.name)}\n")
         for name in ("runs", "epochs", "classes", "trials"):
             if name in rs.tables:
-                text.append(f"- [{name}.parquet](data/{rs.name}/{name}.parquet)")
+                text.append(f"- [{name}.parquet](data/{quote(rs.name)}/{name}.parquet)")
     text.append("\n\n## Example\n\n```python\nimport pandas as pd\nruns = pd.read_parquet("
                 "\"runs.parquet\")\nruns[runs.status == \"ok\"].groupby([\"study\", \"level\"])"
                 "[\"test_accuracy\"].agg([\"mean\", \"std\", \"count\"])\n```\n")

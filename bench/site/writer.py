@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -39,8 +40,14 @@ class SiteWriter:
             atomic_write_bytes(self.docs / path, json.dumps(spec, separators=(",", ":")).encode())
 
 
-def md_table(df: pd.DataFrame, floats: str = "{:.4f}") -> str:
-    """A Markdown table (no extra dependency)."""
+def esc(value: object) -> str:
+    """Text from data, safe inside Markdown and HTML (no tags, no table breaks)."""
+    return html.escape(str(value)).replace("|", "\\|").replace("`", "&#96;")
+
+
+def md_table(df: pd.DataFrame, floats: str = "{:.4f}", html_cols: tuple[str, ...] = ()) -> str:
+    """A Markdown table (no extra dependency); every cell and header is escaped except the
+    ``html_cols`` the site built itself."""
     if df.empty:
         return "_no rows_\n"
     cols = list(df.columns)
@@ -48,8 +55,10 @@ def md_table(df: pd.DataFrame, floats: str = "{:.4f}") -> str:
     def fmt(v: object) -> str:
         if isinstance(v, float):
             return "" if v != v else floats.format(v)
-        return str(v).replace("|", "\\|")
+        return esc(v)
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(esc(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    raw = [c in html_cols for c in cols]
+    lines += ["| " + " | ".join(str(v) if r else fmt(v) for v, r in zip(row, raw, strict=True))
+              + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"

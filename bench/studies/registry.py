@@ -32,6 +32,17 @@ class Profile:
         """True when this profile trains less than the papers did (data or epochs)."""
         return self.data_scale < 1 or self.epoch_scale < 1 or self.max_epochs is not None
 
+    def summary(self) -> str:
+        """What this profile trains, in a few words: "20 % of the data, 40 % of the epochs"."""
+        parts = []
+        if self.data_scale < 1:
+            parts.append(f"{self.data_scale:.0%} of the data")
+        if self.epoch_scale < 1:
+            parts.append(f"{self.epoch_scale:.0%} of the epochs")
+        if self.max_epochs:
+            parts.append(f"at most {self.max_epochs} epoch(s)")
+        return ", ".join(parts) or "the papers' data and epochs"
+
     def epochs(self, epochs: int) -> int:
         scaled = max(1, round(epochs * self.epoch_scale))
         return min(scaled, self.max_epochs) if self.max_epochs else scaled
@@ -42,8 +53,8 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("smoke", "seconds per study: 2 % of the data, 1 epoch, 1 seed (tests and CI)",
                 data_scale=0.02, epoch_scale=0.0, max_epochs=1, test_fraction=0.2, hpo_trials=2),
-        Profile("quick", "the whole sweep in ~25 min on a 2-core CPU: 20 % of the data, "
-                "40 % of the epochs, 3 seeds (so claims get verdicts), HPO 4 trials x 1 seed",
+        Profile("quick", "the whole sweep in ~30 min on a 2-core CPU: 20 % of the data, "
+                "40 % of the epochs, 3 seeds, HPO 4 trials x 1 seed (a reduced protocol)",
                 data_scale=0.2, epoch_scale=0.4, seeds=3, hpo_trials=4),
         Profile("paper", "the papers' protocols: full data, their epochs, 5 seeds (3 for the "
                 "CNN studies), HPO 5 seeds", seeds=5, hpo_seeds=5),

@@ -1,0 +1,142 @@
+"""Seed-paired comparisons: the decision rules every verdict is built from.
+
+A seed fixes the data subset, the initial weights and the batch order for every level of a
+study, so two levels are compared through their per-seed differences ``d = a - b``. Each
+comparison answers one of four ways, at significance ``ALPHA`` with Holm's correction over
+the comparisons a claim makes:
+
+* ``better`` — ``d > 0`` (one-sided paired t-test) and the mean difference is at least the
+  margin: a significant *and* relevant gain;
+* ``worse`` — the same for ``d < 0``;
+* ``equivalent`` — TOST: ``-margin < d < margin`` (both one-sided tests significant);
+* ``undecided`` — none of those; then ``seeds_needed`` estimates how many seeds would decide
+  it (power ``POWER``, from the observed SD of the differences).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+
+ALPHA = 0.05
+POWER = 0.8
+MARGIN = 0.005  # accuracy: half a percentage point is the smallest difference that matters
+MAX_SEEDS_REPORTED = 1000
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One seed-paired comparison of ``a`` against ``b`` (``d = a - b``)."""
+
+    n: int
+    mean: float
+    sd: float
+    ci_low: float  # 95 % t-interval of the mean difference
+    ci_high: float
+    p_greater: float  # H0: d <= 0
+    p_less: float  # H0: d >= 0
+    p_equivalent: float  # TOST at ``margin``: H0: |d| >= margin
+    p_not_greater: float  # H0: d >= margin (the upper half of TOST: "no gain of margin")
+    margin: float
+
+    def p_two_sided(self) -> float:
+        return min(1.0, 2 * min(self.p_greater, self.p_less))
+
+
+def compare(diffs: np.ndarray, margin: float = MARGIN) -> Comparison:
+    """Paired t statistics of the differences ``diffs`` (NaNs dropped)."""
+    d = np.asarray(diffs, dtype=float)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n < 2:
+        mean = float(d.mean()) if n else math.nan
+        return Comparison(n, mean, math.nan, math.nan, math.nan, 1.0, 1.0, 1.0, 1.0, margin)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    sd_eff = sd if sd > 0 else 1e-12  # identical differences: decided by sign and size
+    se = sd_eff / math.sqrt(n)
+    df = n - 1
+
+    def p_above(value: float) -> float:  # H0: mean <= value
+        return float(stats.t.sf((mean - value) / se, df))
+
+    def p_below(value: float) -> float:  # H0: mean >= value
+        return float(stats.t.cdf((mean - value) / se, df))
+
+    half = float(stats.t.ppf(0.975, df)) * sd / math.sqrt(n)
+    return Comparison(
+        n=n, mean=mean, sd=sd, ci_low=mean - half, ci_high=mean + half,
+        p_greater=p_above(0.0), p_less=p_below(0.0),
+        p_equivalent=max(p_above(-margin), p_below(margin)),
+        p_not_greater=p_below(margin), margin=margin,
+    )
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-adjusted p-values (statsmodels); the one correction used everywhere."""
+    if len(pvalues) <= 1:
+        return [min(1.0, float(p)) for p in pvalues]
+    return multipletests(np.asarray(pvalues, dtype=float), alpha=ALPHA, method="holm")[1].tolist()
+
+
+def outcomes(comparisons: list[Comparison]) -> list[str]:
+    """``better`` / ``worse`` / ``equivalent`` / ``undecided`` for a family of comparisons,
+    Holm-corrected within each kind of test."""
+    greater = holm([c.p_greater for c in comparisons])
+    less = holm([c.p_less for c in comparisons])
+    equal = holm([c.p_equivalent for c in comparisons])
+    out = []
+    for c, pg, pl, pe in zip(comparisons, greater, less, equal, strict=True):
+        if pg < ALPHA and c.mean >= c.margin:
+            out.append("better")
+        elif pl < ALPHA and c.mean <= -c.margin:
+            out.append("worse")
+        elif pe < ALPHA:
+            out.append("equivalent")
+        else:
+            out.append("undecided")
+    return out
+
+
+def seeds_needed(c: Comparison, family: int = 1) -> int | None:
+    """Seeds that would decide ``c`` with power ``POWER`` (superiority if the observed mean
+    difference is at least half the margin, equivalence otherwise); None without an SD."""
+    if c.n < 2 or not math.isfinite(c.sd):
+        return None
+    gap = abs(c.mean)
+    effect = gap if gap >= c.margin / 2 else c.margin - gap
+    if c.sd == 0:
+        return c.n
+    nobs = np.arange(2, MAX_SEEDS_REPORTED + 1)
+    power = TTestPower().power(effect_size=effect / c.sd, nobs=nobs, alpha=ALPHA / max(1, family),
+                               alternative="larger")
+    enough = np.flatnonzero(np.asarray(power) >= POWER)
+    return int(nobs[enough[0]]) if len(enough) else MAX_SEEDS_REPORTED
+
+
+SCALES = {  # (to the scale the t-interval is computed on, and back)
+    "logit": (lambda v: np.log(np.clip(v, 1e-4, 1 - 1e-4) / (1 - np.clip(v, 1e-4, 1 - 1e-4))),
+              lambda z: 1 / (1 + np.exp(-z))),
+    "log": (lambda v: np.log(np.clip(v, 1e-12, None)), np.exp),
+    "raw": (lambda v: v, lambda z: z),
+}
+
+
+def interval(values: np.ndarray, scale: str = "logit", prediction: bool = False,
+             confidence: float = 0.95) -> tuple[float, float]:
+    """A t-interval of the mean (or, with ``prediction``, of one more run) computed on
+    ``scale`` and mapped back: ``logit`` keeps accuracies inside [0, 1], ``log`` keeps losses
+    and times positive. NaNs for fewer than two values."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return math.nan, math.nan
+    forward, back = SCALES[scale]
+    z = forward(v)
+    spread = math.sqrt(1 + 1 / len(z)) if prediction else math.sqrt(1 / len(z))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(z) - 1) * z.std(ddof=1) * spread)
+    return float(back(z.mean() - half)), float(back(z.mean() + half))
