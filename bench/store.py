@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,19 @@ class ResultStore:
 
     def __init__(self, root: Path | str, create: bool = True) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise BenchError(f"result set {self.root} is a file, not a folder")
         if not create and not self.root.is_dir():
             raise BenchError(f"result set {self.root} does not exist")
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                probe = self.root / f".write-test-{os.getpid()}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise BenchError(f"cannot write the result set {self.root}: "
+                                 f"{exc.strerror or exc}") from exc
         self._check_schema()
 
     # ------------------------------------------------------------------ paths and locks
@@ -111,21 +121,17 @@ class ResultStore:
         with FileLock(str(self.root / ".lock"), timeout=timeout):
             yield
 
-    @contextlib.contextmanager
-    def claim(self, run_id: str) -> Iterator[bool]:
-        """Try to claim a run for this process; yields False if another process holds it."""
+    def try_claim(self, run_id: str) -> FileLock | None:
+        """Claim a run for this process until the returned lock is released (after its
+        record is written); None when another process holds it."""
         claims = self.root / "claims"
         claims.mkdir(exist_ok=True)
         lock = FileLock(str(claims / f"{run_id}.lock"), timeout=0)
         try:
             lock.acquire()
         except Timeout:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            lock.release()
+            return None
+        return lock
 
     # ------------------------------------------------------------------ manifest
     @property
@@ -170,15 +176,39 @@ class ResultStore:
         return path
 
     def records(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every readable record of ``kind``; a damaged one is moved to ``quarantine/``
+        (kept, never deleted), reported once, and its run is trained again later."""
         folder = self._records_dir(kind)
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("*.json")):
             try:
-                yield json.loads(path.read_text())
-            except (OSError, ValueError):
-                # Only possible if a file was damaged outside bench; skip it, it will be re-run.
+                rec = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                self._quarantine(path, f"unreadable JSON ({exc})")
                 continue
+            problem = _record_problem(kind, rec)
+            if problem:
+                self._quarantine(path, problem)
+                continue
+            yield rec
+
+    def _quarantine(self, path: Path, why: str) -> None:
+        """Move a damaged record aside, keeping its bytes, and warn once."""
+        target = self.root / "quarantine" / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target = target.with_name(f"{path.stem}.{time.time_ns()}{path.suffix}")
+        with contextlib.suppress(OSError):
+            os.replace(path, target)
+            warnings.warn(f"damaged record {path.name} moved to {target} ({why}); its "
+                          "table rows are kept and the run will be trained again",
+                          stacklevel=3)
+
+    def quarantined(self, kind: str) -> set[str]:
+        """Ids of records moved to ``quarantine/`` for ``kind``."""
+        folder = self.root / "quarantine" / kind
+        return {p.name.split(".")[0] for p in folder.glob("*.json")} if folder.is_dir() else set()
 
     def status(self, kind: str, key: str) -> str | None:
         """The stored status of one record, or None."""
@@ -186,6 +216,8 @@ class ResultStore:
         try:
             rec = json.loads(path.read_text())
         except (OSError, ValueError):
+            return None
+        if _record_problem(kind, rec):
             return None
         return rec["run" if kind == "runs" else "search"].get("status")
 
@@ -217,25 +249,55 @@ class ResultStore:
             rows["runs"].append(run)
             for table in RUN_TABLES[1:]:
                 rows[table].extend({"run_id": run_id, **r} for r in rec.get(table, []))
-        if not rows["runs"]:
-            return {}
+        have = {r["run_id"] for r in rows["runs"]}
+        counts = {}
         for table, items in rows.items():
-            df = _uniform_objects(pd.DataFrame(items))
+            df = self._with_unbacked_rows(table, pd.DataFrame(items), have, "run_id")
+            if df.empty and not self.has_table(table):
+                continue
+            df = _uniform_objects(df)
             if table == "runs":
                 df = _tidy_runs(df)
             atomic_write_parquet(self.table_path(table), df)
-        return {t: len(v) for t, v in rows.items()}
+            counts[table] = len(df)
+        return counts
+
+    def _with_unbacked_rows(self, table: str, fresh: pd.DataFrame, have: set[str],
+                            key: str) -> pd.DataFrame:
+        """``fresh`` plus the rows of the existing ``table`` whose id has no readable record
+        (a set copied as Parquet only, or a record that was damaged): compaction never drops
+        data it cannot rebuild."""
+        if not self.has_table(table):
+            return fresh
+        try:
+            old = pd.read_parquet(self.table_path(table))
+        except Exception as exc:  # a damaged table is rebuilt from the records, kept aside
+            keep = self.root / "quarantine" / f"{table}.{time.time_ns()}.parquet"
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.table_path(table), keep)
+            warnings.warn(f"unreadable table {table} moved to {keep} ({exc})", stacklevel=3)
+            return fresh
+        if key not in old or old.empty:
+            return fresh
+        kept = old[~old[key].astype(str).isin(have)]
+        if kept.empty:
+            return fresh
+        return pd.concat([fresh, kept], ignore_index=True) if not fresh.empty else kept
 
     def _compact_searches(self) -> dict[str, int]:
         searches, trials = [], []
         for rec in self.records("searches"):
             searches.append(rec["search"])
             trials.extend(rec.get("trials", []))
-        if not searches:
-            return {}
-        atomic_write_parquet(self.table_path("searches"), _uniform_objects(pd.DataFrame(searches)))
-        atomic_write_parquet(self.table_path("trials"), _uniform_objects(pd.DataFrame(trials)))
-        return {"searches": len(searches), "trials": len(trials)}
+        have = {s["search_id"] for s in searches}
+        counts = {}
+        for table, items in (("searches", searches), ("trials", trials)):
+            df = self._with_unbacked_rows(table, pd.DataFrame(items), have, "search_id")
+            if df.empty:
+                continue
+            atomic_write_parquet(self.table_path(table), _uniform_objects(df))
+            counts[table] = len(df)
+        return counts
 
     def has_table(self, name: str) -> bool:
         return self.table_path(name).exists()
@@ -255,12 +317,29 @@ class ResultStore:
         return path
 
 
+def _record_problem(kind: str, rec: Any) -> str | None:
+    """Why ``rec`` is not a usable record of ``kind`` (None when it is)."""
+    key, ident = ("run", "run_id") if kind == "runs" else ("search", "search_id")
+    if not isinstance(rec, dict) or not isinstance(rec.get(key), dict):
+        return f"not a {key} record"
+    if not isinstance(rec[key].get(ident), str):
+        return f"no {ident}"
+    tables = RUN_TABLES[1:] if kind == "runs" else ("trials",)
+    if any(not isinstance(rec.get(t, []), list) for t in tables):
+        return "a table entry is not a list"
+    return None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
 def _uniform_objects(df: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding mixed types (e.g. levels 512 and "None") become strings."""
     for col in [c for c in df.columns if df[c].dtype == "object"]:
-        kinds = {type(v) for v in df[col] if v is not None and v == v}
+        kinds = {type(v) for v in df[col] if not _missing(v)}
         if len(kinds) > 1 or kinds & {list, dict}:
-            df[col] = [None if v is None or v != v else
+            df[col] = [None if _missing(v) else
                        (json.dumps(v) if isinstance(v, list | dict) else str(v)) for v in df[col]]
     return df
 
@@ -268,7 +347,11 @@ def _uniform_objects(df: pd.DataFrame) -> pd.DataFrame:
 def _tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("batch_size", "diverged_epoch", "epochs_completed", "params", "n_train"):
         if col in df:
-            df[col] = pd.array(pd.to_numeric(df[col], errors="coerce"), dtype="Int64")
+            values = pd.to_numeric(df[col], errors="coerce")
+            whole = values.dropna()
+            # integers stay integers; a non-integer value (a hand-edited record) keeps floats
+            df[col] = pd.array(values, dtype="Int64") if (whole == whole.round()).all() \
+                else values
     for col in ("test_accuracy", "test_loss", "train_seconds", "learning_rate", "macro_f1",
                 "score_accuracy", "fit_seconds", "wall_seconds", "test_fraction", "fraction"):
         if col not in df:

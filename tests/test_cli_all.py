@@ -31,7 +31,8 @@ def test_all_smoke_on_tiny_data(tiny_data_dir: Path, tmp_path: Path) -> None:
     assert len(runs[runs["study"] == "optimizers"]) == 7
     assert len(runs[runs["study"] == "batch_size"]) == 7
     claims = pd.read_parquet(results / "derived" / "claims.parquet")
-    assert set(claims["verdict"]) <= {"confirmed", "not confirmed", "inconclusive"}
+    assert set(claims["verdict"]) <= {"confirmed", "not confirmed", "tied", "undecidable",
+                                      "inconclusive"}
     assert (site / "index.html").exists() and (site / "hpo.html").exists()
     for study in train:
         assert (site / "studies" / f"{study}.html").exists()

@@ -139,3 +139,34 @@ def test_two_result_sets_side_by_side(tmp_path: Path) -> None:
     speed = json.loads((tmp_path / "s" / "charts" / "speed-throughput.json").read_text())
     sets = {row["result_set"] for rows in speed["datasets"].values() for row in rows}
     assert sets == {"cpu-box", "gpu-box"}
+
+
+def test_out_that_is_not_a_site_is_never_emptied(tmp_path: Path) -> None:
+    results = _result_set(tmp_path / "set-a")
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    out = bench("site", "--results", str(results), "--out", str(precious))
+    assert out.returncode == 2 and "non-empty folder" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    out = bench("site", "--results", str(results), "--out", str(a_file))
+    assert out.returncode == 2 and "is a file" in out.stderr
+    assert a_file.read_text() == "x"
+    site = tmp_path / "site"  # a folder bench site built may be rebuilt
+    for _ in range(2):
+        assert bench("site", "--results", str(results), "--out", str(site)).returncode == 0
+
+
+def test_text_from_data_is_escaped(tmp_path: Path) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    results = _result_set(tmp_path / "set-<script>x</script>")
+    store = ResultStore(results)
+    store.update_manifest(machine={"cpu": evil, "cpu_count": 2, "gpus": []})
+    out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    for page in (tmp_path / "site").rglob("*.html"):
+        text = page.read_text()
+        assert evil not in text and "<script>x</script>" not in text, page

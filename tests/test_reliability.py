@@ -92,13 +92,39 @@ def test_ctrl_c_stops_after_current_run(tiny_data_dir: Path, tmp_path: Path) -> 
 
 def test_two_concurrent_writers(tiny_data_dir: Path, tmp_path: Path) -> None:
     results, study = tmp_path / "R", _study_file(tmp_path)
-    args = ["run", "--config", str(study), "--results", str(results)]
+    args = ["run", "--config", str(study), "--results", str(results), "--workers", "2"]
     procs = [_start(args), _start(args)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
     _assert_exactly_once(results, 6)
     manifest = json.loads((results / "manifest.json").read_text())
     assert len(manifest["sessions"]) == 2
+    # each run was trained exactly once across both processes and their workers
+    assert sum(s["outcome"].get("ok", 0) for s in manifest["sessions"]) == 6
+
+
+def test_kill_one_of_two_writers_at_random_points(tiny_data_dir: Path, tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(11)
+    results, study = tmp_path / "R", _study_file(tmp_path)
+    args = ["run", "--config", str(study), "--results", str(results), "--workers", "2"]
+    victim, other = _start(args), _start(args)
+    _wait_records(results, rng.randint(1, 3), victim)
+    time.sleep(rng.random() * 0.5)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    out = other.communicate(timeout=300)
+    assert other.returncode == 0, out[1][-1500:]
+    done = bench(*args[:-2])  # finish whatever the killed process held
+    assert done.returncode == 0, done.stderr[-1500:]
+    runs = _assert_exactly_once(results, 6)
+    manifest = json.loads((results / "manifest.json").read_text())
+    finished = sum(s.get("outcome", {}).get("ok", 0) for s in manifest["sessions"])
+    by_victim = int((runs["trained_by"].astype(str).str.contains(f"'pid': {victim.pid}")
+                     | runs["trained_by"].astype(str).str.contains(f'"pid": {victim.pid}')).sum())
+    assert finished + by_victim == 6  # no run trained twice, none lost
+    assert not list(results.rglob("*.tmp"))  # no half-written file left in view
 
 
 def test_nan_run_is_diverged_and_failure_is_stored(tiny_data_dir: Path, tmp_path: Path) -> None:

@@ -69,14 +69,56 @@ def test_manifest_sessions_are_merged(tmp_path: Path) -> None:
     assert manifest["sessions"][0]["ended"] == 2 and manifest["machine"] == {"cpu": "c"}
 
 
-def test_claim_is_exclusive(tmp_path: Path) -> None:
+def test_claim_is_exclusive_until_released(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    with store.claim("a") as first:
-        other = ResultStore(tmp_path)
-        with other.claim("a") as second:
-            assert first and not second
-    with store.claim("a") as again:
-        assert again
+    first = store.try_claim("a")
+    assert first is not None
+    assert ResultStore(tmp_path).try_claim("a") is None
+    first.release()
+    again = ResultStore(tmp_path).try_claim("a")
+    assert again is not None
+    again.release()
+
+
+@pytest.mark.parametrize("damage", ["{not json", "[]", '{"run": []}', '{"run": {"x": 1}}'])
+def test_a_damaged_record_is_quarantined_and_its_rows_kept(tmp_path: Path, damage: str) -> None:
+    store = ResultStore(tmp_path)
+    store.write_record("runs", "a", _record("a"))
+    store.write_record("runs", "b", _record("b"))
+    store.compact()
+    (tmp_path / "records" / "runs" / "a.json").write_text(damage)
+    with pytest.warns(UserWarning, match="damaged record a.json"):
+        store.compact()  # any later command compacts too: it must neither crash nor drop "a"
+    assert sorted(store.table("runs")["run_id"]) == ["a", "b"]
+    assert len(store.table("epochs")) == 2
+    assert (tmp_path / "quarantine" / "runs" / "a.json").read_text() == damage  # kept
+    assert store.completed() == {"b"}  # "a" will be trained again
+    store.write_record("runs", "a", _record("a"))  # ... and its new record replaces the row
+    store.compact()
+    assert sorted(store.table("runs")["run_id"]) == ["a", "b"]
+
+
+def test_a_parquet_only_set_keeps_its_rows_when_a_study_is_added(tmp_path: Path) -> None:
+    source = ResultStore(tmp_path / "src")
+    source.write_record("runs", "a", _record("a", study="one"))
+    source.compact()
+    copy = ResultStore(tmp_path / "copy")
+    for name in ("runs", "epochs"):
+        copy.write_table(name, source.table(name))  # copied as Parquet only, no records/
+    copy.write_record("runs", "b", _record("b", study="two"))
+    copy.compact()
+    assert sorted(copy.table("runs")["study"]) == ["one", "two"]
+    assert sorted(copy.table("epochs")["run_id"]) == ["a", "b"]
+
+
+def test_a_non_integer_batch_size_does_not_break_compaction(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    rec = _record("a")
+    rec["run"]["batch_size"] = 32.5
+    store.write_record("runs", "a", rec)
+    store.write_record("runs", "b", _record("b"))
+    store.compact()
+    assert sorted(store.table("runs")["batch_size"].dropna()) == [32.5]
 
 
 def test_mixed_level_types_become_strings(tmp_path: Path) -> None:

@@ -45,6 +45,11 @@ def all_(
     get_profile(profile)
     from bench.cli.common import default_results
 
+    if not no_site:
+        from bench.site.build import check_out
+
+        check_out(Path(site).resolve())  # before hours of training, not after
+
     results = results or default_results(profile)
     outcome = execute(list(REGISTRY), profile, seeds, results, data_dir, workers, force,
                       executor, address, gpus_per_run, command="all",

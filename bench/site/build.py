@@ -57,21 +57,40 @@ def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
     return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
 
 
+MARKER = ".bench-site"  # in every folder ``bench site`` built; MkDocs keeps dot files
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a file, or a non-empty folder ``bench site`` did not make:
+    MkDocs empties its output folder."""
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {out} is a file; give a folder for the site")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise BenchError(f"--out {out} is a non-empty folder that bench site did not build; "
+                         "building would empty it (nothing was written)")
+
+
 def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -> dict[str, int]:
-    """Generate into ``build/site_docs`` and run ``mkdocs build`` into ``out``."""
+    """Generate into a private temporary folder and run ``mkdocs build`` into ``out``."""
+    import tempfile
+
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
+    out = Path(out).resolve()
+    check_out(out)
     result_dirs = result_dirs if result_dirs is not None else default_result_dirs()
-    docs = ROOT / "build" / "site_docs"
-    counts = generate(result_dirs, docs)
-    os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
-    try:
-        config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(Path(out).resolve()),
-                             strict=strict)
-        build(config)
-    finally:
-        os.environ.pop("BENCH_SITE_GENERATED", None)
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:  # one per build
+        docs = Path(tmp) / "docs"
+        counts = generate(result_dirs, docs)
+        os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
+        try:
+            config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(out),
+                                 strict=strict)
+            build(config)
+        finally:
+            os.environ.pop("BENCH_SITE_GENERATED", None)
+    (out / MARKER).write_text("built by bench site; this folder is emptied on every build\n")
     return counts
 
 

@@ -6,7 +6,9 @@ records already stored, so a chain is resumable like any other sweep.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,6 +19,9 @@ from bench.spec import RunSpec
 from bench.store import FINAL_STATUSES, ResultStore
 from bench.studies.catalog import REGISTRY
 from bench.studies.registry import Profile, Study
+
+#: who trained a run: stored in its row so "exactly once" can be checked across processes
+TRAINED_BY = {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 class Reporter(Protocol):
@@ -192,26 +197,38 @@ class StudyRunner:
         if not todo or stop.stop:
             self.outcome.interrupted |= stop.stop and bool(todo)
             return
-        for record in self.executor.map(self._claimed(todo, stop)):
-            run = record["run"]
-            self.store.write_record("runs", run["run_id"], record)
-            self._done_now.add(run["run_id"])
-            self.outcome.ran[run["status"]] += 1
-            if run["status"] not in FINAL_STATUSES:
-                self.outcome.failed.append(run)
-            self.reporter.advance(record)
+        held: dict[str, Any] = {}
+        try:
+            for record in self.executor.map(self._claimed(todo, stop, held)):
+                run = record["run"]
+                run["trained_by"] = TRAINED_BY
+                self.store.write_record("runs", run["run_id"], record)
+                lock = held.pop(run["run_id"], None)
+                if lock is not None:
+                    lock.release()  # only now may another process look at this run
+                self._done_now.add(run["run_id"])
+                self.outcome.ran[run["status"]] += 1
+                if run["status"] not in FINAL_STATUSES:
+                    self.outcome.failed.append(run)
+                self.reporter.advance(record)
+        finally:
+            for lock in held.values():
+                lock.release()
         if stop.stop:
             self.outcome.interrupted = True
 
-    def _claimed(self, specs: list[RunSpec], stop: StopFlag):
-        """Yield specs not claimed by another process, stopping early on Ctrl-C."""
+    def _claimed(self, specs: list[RunSpec], stop: StopFlag, held: dict[str, Any]):
+        """Yield specs this process claims (the claim lasts until its record is written),
+        skipping runs another process holds or has finished; stops early on Ctrl-C."""
         for spec in specs:
             if stop.stop:
                 return
-            with self.store.claim(spec.config_hash()) as mine:
-                if not mine:
-                    continue
-                stored = self.store.status("runs", spec.config_hash())
-                if not self.force and stored in FINAL_STATUSES:
-                    continue  # another process finished it meanwhile
-                yield spec
+            run_id = spec.config_hash()
+            lock = self.store.try_claim(run_id)
+            if lock is None:
+                continue
+            if not self.force and self.store.status("runs", run_id) in FINAL_STATUSES:
+                lock.release()  # another process finished it meanwhile
+                continue
+            held[run_id] = lock
+            yield spec
