@@ -35,6 +35,14 @@ def parse_validation(text: str) -> float | None:
     return value
 
 
+def check_type(name: str, value: Any, kinds: type | tuple[type, ...]) -> None:
+    """A BenchError naming ``name`` unless ``value`` is one of ``kinds`` (never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else ""
+        wanted = "an integer" if kinds in (int, (int, type(None))) else "a number"
+        raise BenchError(f"{name} must be {wanted}, got {value!r}{hint}")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One training run. ``None`` means "the framework default" and is stored as such."""
@@ -95,6 +103,11 @@ class RunSpec:
 
     def validate(self) -> RunSpec:
         """Raise a BenchError naming the bad field; return self."""
+        for name, kinds in (("epochs", int), ("seed", int), ("batch_size", (int, type(None))),
+                            ("fraction", (int, float)), ("test_fraction", (int, float)),
+                            ("score_fraction", (int, float)),
+                            ("learning_rate", (int, float, type(None)))):
+            check_type(name, getattr(self, name), kinds)
         if self.dataset not in DATASETS:
             raise unknown_name("dataset", self.dataset, DATASETS)
         if self.optimizer not in OPTIMIZERS:

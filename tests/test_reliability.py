@@ -159,6 +159,16 @@ factors:
     ("name: x\nbase: {epochz: 3}\nfactors: {seed_x: [1]}\n", "field 'base'"),
     ("name: x\nfactors: {optimizer: [adam]}\nextra: 1\n", "field 'extra'"),
     ("name: [unclosed\n", "not valid YAML"),
+    ("name: x\nfactors: {learning_rate: [1e-3]}\n", "field 'factors.learning_rate[0]': "
+     "learning_rate must be a number, got '1e-3' (YAML reads 1e-3 as text"),
+    ("name: x\nbase: {epochs: 0}\nfactors: {optimizer: [adam]}\n", "field 'base': epochs must "
+     "be >= 1"),
+    ("name: x\nbase: {epochs: true}\nfactors: {optimizer: [adam]}\n", "field 'base': epochs "
+     "must be an integer"),
+    ("name: x\nbase: {fraction: 1.5}\nfactors: {optimizer: [adam]}\n", "fraction must be in"),
+    ("name: x\nfactors: {batch_size: [32.5]}\n", "batch_size must be an integer, got 32.5"),
+    ("name: x\nfactors: {validation: [\"holdout:x\"]}\n", "validation must be test, none or "
+     "holdout:N"),
 ])
 def test_bad_study_file_exits_2(tmp_path: Path, text: str, message: str) -> None:
     study = _study_file(tmp_path, text)

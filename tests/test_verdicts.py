@@ -177,3 +177,8 @@ def test_prediction_interval_covers_one_new_run_95_percent_of_the_time() -> None
         low, high = interval(runs, prediction=True)
         covered += low <= 0.88 + rng.normal(0, 0.005) <= high
     assert 0.92 < covered / 2000 < 0.98
+
+
+def test_a_single_level_is_inconclusive() -> None:
+    scored = synthetic({"he_normal": 0.0}, seeds=3, noise=0.001)
+    assert best_level(BEST, pd.DataFrame(), scored, "he_normal")["verdict"] == "inconclusive"

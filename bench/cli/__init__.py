@@ -25,6 +25,7 @@ from bench.cli import (  # noqa: E402,F401  (each module registers its command)
     perf_cmd,
     run_cmd,
     site_cmd,
+    status_cmd,
 )
 
 

@@ -110,6 +110,8 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
         return _verdict(claim, "inconclusive", f"level {want} was not measured")
     means = s.groupby("level")["accuracy"].mean().sort_values(ascending=False)
     others = [lvl for lvl in means.index if lvl != want]
+    if not others:
+        return _verdict(claim, "inconclusive", f"only {want} was measured: nothing to compare")
     family = [compare(paired_samples(s, want, lvl)) for lvl in others]
     n = min((c.n for c in family), default=0)
     result = outcomes(family) if n >= 2 else ["undecided"] * len(family)

@@ -6,9 +6,26 @@ import numpy as np
 import pandas as pd
 
 from bench.site import charts
-from bench.site.writer import SiteWriter, md_table
+from bench.site.writer import SiteWriter, esc, md_table
 
 PAGE = "hpo.md"
+#: trials each algorithm spends on random start-up before it models (library defaults)
+STARTUP = {"optuna:tpe": 10, "hyperopt:tpe": 20, "hyperopt:atpe": 20, "scikit-optimize:gp": 10,
+           "scikit-optimize:forest": 10, "scikit-optimize:gbrt": 10, "optuna:gp": 10}
+
+
+def startup_note(trials: pd.DataFrame) -> str:
+    """Say plainly what a small trial budget measures."""
+    budget = int(trials.groupby("search_id")["trial"].count().max())
+    random_only = sorted(m for m in trials["method"].unique() if STARTUP.get(m, 0) >= budget)
+    if not random_only:
+        return ""
+    return ('!!! warning "What this budget measures"\n'
+            f"    Each search here ran at most {budget} trials. {', '.join(random_only)} "
+            "spend their first 10 (Optuna TPE, scikit-optimize) or 20 (Hyperopt TPE/ATPE) "
+            "trials on random start-up before they model anything, so at this budget they "
+            "are all **random search**: differences between them are differences between "
+            "random streams, not between the libraries' algorithms.\n\n")
 
 
 def _band(df: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -69,9 +86,14 @@ def hpo_page(w: SiteWriter, rs) -> None:
                     "rebuild the site.\n")
         w.page(PAGE, "\n".join(text))
         return
+    text.append(startup_note(trials))
+    text.append("Every trial is scored on a validation split carved from the training images; "
+                "the test set gives the best trial's reported accuracy only. *fraction* is the "
+                "share of the training images actually trained (`fraction_nominal` in the "
+                "searches table keeps the paper's value).\n")
     methods = rs.get("derived/hpo_methods")
     for study, st in trials.groupby("study"):
-        text.append(f"\n## {study}\n")
+        text.append(f"\n## {esc(study)}\n")
         frac = st["fraction"].max()
         top = st[st["fraction"] == frac]
         text.append(f"Best so far at dataset fraction {frac:g}:\n")

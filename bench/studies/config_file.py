@@ -93,6 +93,10 @@ def load_study_file(path: Path | str) -> Study:
         base=parsed.base,
         factors=tuple(Factor(n, tuple(levels)) for n, levels in parsed.factors.items()),
     )
+    try:
+        study.spec(PROFILES["paper"], 0, {}, {})
+    except (BenchError, TypeError, ValueError) as exc:
+        raise BenchError(f"study file {path}: field 'base': {exc}") from exc
     for factor in study.factors:
         for i, (label, changes) in enumerate(factor.expand()):
             try:

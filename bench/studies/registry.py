@@ -146,6 +146,7 @@ class Study:
         """One RunSpec for a grid cell under ``profile``."""
         profile = self.scaled(profile)
         settings = {**self.base, **(base or {}), **changes}
+        RunSpec(study=self.name, **settings).validate()  # as written, before any scaling
         nominal_fraction = settings.get("fraction", 1.0)
         settings["fraction"] = min(1.0, nominal_fraction * profile.data_scale)
         settings["epochs"] = profile.epochs(settings.get("epochs", 5))

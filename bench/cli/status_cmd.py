@@ -1,0 +1,44 @@
+"""``bench status``: what a result set holds and lacks against a profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from bench.cli import app
+from bench.cli.common import ProfileOpt, SeedsOpt
+from bench.cli.progress import console
+
+
+@app.command("status")
+def status(
+    results: Path = typer.Option(None, "--results", "-r", help="Result set (default: "
+                                 "data_cache/results/<profile>-<machine>)"),
+    profile: str = ProfileOpt,
+    seeds: int = SeedsOpt,
+) -> None:
+    """Done / remaining per study of PROFILE in a result set, with the estimated time left."""
+    from bench.cli.common import default_results
+    from bench.cli.list_cmd import _fmt
+    from bench.store import ResultStore
+    from bench.studies import get_profile
+    from bench.studies.progress import progress
+
+    chosen = get_profile(profile)
+    store = ResultStore(results or default_results(chosen.name), create=False)
+    rows = progress(store, chosen, seeds)
+    table = Table(title=f"{store.root} against profile {chosen.name} "
+                  "(time left: one worker on a 2-core CPU; --workers N divides it)")
+    for col in ("study", "unit", "done", "planned", "remaining", "failed", "time left"):
+        table.add_column(col, justify="left" if col in ("study", "unit") else "right",
+                         no_wrap=col == "study")
+    for r in rows:
+        table.add_row(r.study, r.unit, str(r.done), str(r.planned), str(r.remaining),
+                      str(r.failed), _fmt(r.seconds_left) if r.remaining else "-")
+    left = sum(r.seconds_left for r in rows)
+    table.add_row("total", "", str(sum(r.done for r in rows)), str(sum(r.planned for r in rows)),
+                  str(sum(r.remaining for r in rows)), str(sum(r.failed for r in rows)),
+                  _fmt(left))
+    console.print(table)
