@@ -79,6 +79,13 @@ DATASETS: dict[str, DatasetInfo] = {
             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
         },
+        # content of the decompressed release files (so MNIST files in this folder are caught)
+        raw_md5={
+            "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+            "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
+            "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
+            "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
+        },
         classes=(
             "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -248,8 +255,13 @@ def _verify_raw(info: DatasetInfo, folder: Path, fname: str, raw: bytes) -> str:
     official_count = COUNTS["train" if fname.startswith("train") else "test"]
     count = int.from_bytes(raw[4:8], "big") if len(raw) >= 8 else -1
     if fname in info.raw_md5 and count == official_count:
-        # Same size as the official file, different bytes: damaged, not a custom dataset.
-        if _digest(raw, "md5") != info.raw_md5[fname]:
+        # Same size as the official file, different bytes: damaged, or another dataset's.
+        got = _digest(raw, "md5")
+        for other in DATASETS.values():
+            if other.name != info.name and other.raw_md5.get(fname) == got:
+                raise BenchError(f"dataset file {path} is {other.name}'s {fname}, not "
+                                 f"{info.name}'s; put the {info.name} files in {folder}")
+        if got != info.raw_md5[fname]:
             raise BenchError(
                 f"corrupt dataset file {path}: content md5 {_digest(raw, 'md5')}, expected "
                 f"{info.raw_md5[fname]}; replace it with the original file"

@@ -37,7 +37,14 @@ from bench.errors import BenchError
 
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
 SEARCH_TABLES = ("searches", "trials")
-FINAL_STATUSES = ("ok", "diverged")  # a stored run with one of these is not run again
+FINAL_STATUSES = ("ok", "diverged")
+#: the columns of each run table, so that an empty one (every run failed) still has them
+COLUMNS = {
+    "epochs": ["run_id", "epoch", "split", "metric", "value"],
+    "classes": ["run_id", "class_index", "class_name", "precision", "recall", "f1", "support"],
+    "confusion": ["run_id", "true", "pred", "count"],
+    "predictions": ["run_id", "index", "true", "pred", "confidence"],
+}  # a stored run with one of these is not run again
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -252,9 +259,8 @@ class ResultStore:
         have = {r["run_id"] for r in rows["runs"]}
         counts = {}
         for table, items in rows.items():
-            df = self._with_unbacked_rows(table, pd.DataFrame(items), have, "run_id")
-            if df.empty and not self.has_table(table):
-                continue
+            fresh = pd.DataFrame(items) if items else pd.DataFrame(columns=COLUMNS.get(table))
+            df = self._with_unbacked_rows(table, fresh, have, "run_id")
             df = _uniform_objects(df)
             if table == "runs":
                 df = _tidy_runs(df)

@@ -129,3 +129,26 @@ def test_real_datasets_verify(real_data_dir: Path) -> None:
         ds = data.load(name)
         assert ds.x_train.shape == (60000, 28, 28) and ds.x_test.shape == (10000, 28, 28)
         assert ds.verified in ("sha256sums", "official-md5")
+
+
+def test_mnist_files_in_the_fashion_folder_are_refused(real_data_dir: Path,
+                                                       tmp_path: Path) -> None:
+    import shutil
+
+    wrong = tmp_path / "data" / "fashion-mnist"
+    wrong.mkdir(parents=True)
+    for f in (real_data_dir / "mnist").glob("*.gz"):
+        shutil.copy(f, wrong / f.name)  # no SHA256SUMS: only the content can tell
+    data._load_cached.cache_clear()
+    with pytest.raises(BenchError, match="is mnist's .*not fashion_mnist's"):
+        data.load("fashion_mnist", tmp_path / "data", download=False)
+    data._load_cached.cache_clear()
+
+
+def test_holdout_share_of_the_training_images(tiny_data_dir: Path) -> None:
+    ds = data.load("mnist")
+    split = data.make_split(ds, validation="holdout:0.1", fraction=0.5, seed=3)
+    assert len(split.y_val) == 60  # 10 % of 600, taken before the fraction
+    assert abs(len(split.y_train) - 270) <= 5  # stratified rounding per class
+    with pytest.raises(BenchError, match="validation must be"):
+        data.make_split(ds, validation="holdout:abc")

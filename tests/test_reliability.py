@@ -241,3 +241,17 @@ def test_site_on_partial_result_set(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "site" / "studies" / "initializers.html").exists()
     assert os.path.exists(tmp_path / "R" / "runs.parquet")
+
+
+def test_a_set_whose_runs_all_failed_still_compacts_and_builds(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "R")
+    for i in range(3):
+        store.write_record("runs", f"r{i}", {"run": {
+            "run_id": f"r{i}", "study": "initializers", "status": "failed", "seed": i,
+            "error": "boom", "factors": {"factor": "initializer", "level": "zeros",
+                                         "profile": "quick"}}})
+    assert bench("compact", str(tmp_path / "R")).returncode == 0
+    out = bench("site", "--results", str(tmp_path / "R"), "--out", str(tmp_path / "site"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert list(pd.read_parquet(tmp_path / "R" / "epochs.parquet").columns) == [
+        "run_id", "epoch", "split", "metric", "value"]

@@ -28,7 +28,10 @@ def build_report(store: ResultStore) -> dict[str, int]:
         runs = pd.DataFrame(columns=["run_id", "study", "status", "profile", "level"])
         epochs = pd.DataFrame(columns=["run_id", "epoch", "split", "metric", "value"])
     else:
-        runs, epochs = store.table("runs"), store.table("epochs")
+        runs = store.table("runs")
+        epochs = store.table("epochs") if store.has_table("epochs") else pd.DataFrame()
+        if not {"run_id", "epoch", "split", "metric", "value"} <= set(epochs.columns):
+            epochs = pd.DataFrame(columns=["run_id", "epoch", "split", "metric", "value"])
     if "profile" not in runs:
         runs["profile"] = None
     scored = scores(runs, epochs)
