@@ -37,14 +37,14 @@ from bench.errors import BenchError
 
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
 SEARCH_TABLES = ("searches", "trials")
-FINAL_STATUSES = ("ok", "diverged")
+FINAL_STATUSES = ("ok", "diverged")  # a stored run with one of these is not run again
 #: the columns of each run table, so that an empty one (every run failed) still has them
 COLUMNS = {
     "epochs": ["run_id", "epoch", "split", "metric", "value"],
     "classes": ["run_id", "class_index", "class_name", "precision", "recall", "f1", "support"],
     "confusion": ["run_id", "true", "pred", "count"],
     "predictions": ["run_id", "index", "true", "pred", "confidence"],
-}  # a stored run with one of these is not run again
+}
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -256,6 +256,8 @@ class ResultStore:
             rows["runs"].append(run)
             for table in RUN_TABLES[1:]:
                 rows[table].extend({"run_id": run_id, **r} for r in rec.get(table, []))
+        if not rows["runs"] and not self.has_table("runs"):
+            return {}
         have = {r["run_id"] for r in rows["runs"]}
         counts = {}
         for table, items in rows.items():
@@ -328,11 +330,18 @@ def _record_problem(kind: str, rec: Any) -> str | None:
     key, ident = ("run", "run_id") if kind == "runs" else ("search", "search_id")
     if not isinstance(rec, dict) or not isinstance(rec.get(key), dict):
         return f"not a {key} record"
-    if not isinstance(rec[key].get(ident), str):
+    row = rec[key]
+    if not isinstance(row.get(ident), str):
         return f"no {ident}"
+    if not isinstance(row.get("study"), str):
+        return "no study"
+    if row.get("factors") is not None and not isinstance(row["factors"], dict):
+        return "factors is not a mapping"
     tables = RUN_TABLES[1:] if kind == "runs" else ("trials",)
-    if any(not isinstance(rec.get(t, []), list) for t in tables):
-        return "a table entry is not a list"
+    for t in tables:
+        items = rec.get(t, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return f"{t} is not a list of rows"
     return None
 
 
@@ -369,6 +378,9 @@ def _tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("params", "n_train", "epochs", "diverged_epoch"):
         if col not in df:
             df[col] = pd.array([None] * len(df), dtype="Int64")
+    for col in ("run_id", "study", "status"):
+        if col not in df:
+            df[col] = pd.Series(dtype=object)
     return df.sort_values(["study", "run_id"]).reset_index(drop=True)
 
 

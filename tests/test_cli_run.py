@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -77,7 +78,10 @@ def test_hpo_smoke_writes_trials_for_three_libraries(real_data_dir: Path, tmp_pa
     trials = pd.read_parquet(results / "trials.parquet")
     assert set(trials["library"]) == {"optuna", "hyperopt", "scikit-optimize"}
     for lib, group in trials.groupby("library"):
-        assert sorted(group["fraction"].unique()) == [0.25, 0.5, 0.75, 1.0], lib
+        # labelled as trained (smoke: 2 % of each paper fraction), the paper's value beside
+        assert sorted(group["fraction_nominal"].unique()) == [0.25, 0.5, 0.75, 1.0], lib
+        assert np.allclose(sorted(group["fraction"].unique()), [0.005, 0.01, 0.015, 0.02]), lib
+        assert (group["selection"] == "validation").all()
     for col in ("objective", "test_accuracy", "trial_seconds", "suggest_seconds",
                 "elapsed_seconds", "best_so_far", "params_json", "status", "trial"):
         assert trials[col].notna().all(), col

@@ -129,3 +129,25 @@ def test_mixed_level_types_become_strings(tmp_path: Path) -> None:
     store.write_record("runs", "b", b)
     store.compact()
     assert sorted(store.table("runs")["level"]) == ["512", "None"]
+
+
+@pytest.mark.parametrize("damage", [
+    {"run": {"run_id": "a", "study": "s", "factors": []}},
+    {"run": {"run_id": "a", "factors": {}}},
+    {"run": {"run_id": "a", "study": "s"}, "epochs": [1, 2]},
+])
+def test_odd_records_are_quarantined_not_fatal(tmp_path: Path, damage: dict) -> None:
+    store = ResultStore(tmp_path)
+    store.write_record("runs", "b", _record("b"))
+    store.write_record("runs", "a", damage)
+    with pytest.warns(UserWarning, match="damaged record"):
+        store.compact()
+    assert list(store.table("runs")["run_id"]) == ["b"]
+
+
+def test_a_set_with_searches_only_compacts(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.write_record("searches", "s1", {"search": {"search_id": "s1", "study": "hpo",
+                                                     "status": "ok"}, "trials": []})
+    assert store.compact() == {"searches": 1}
+    assert not store.has_table("runs")

@@ -117,6 +117,11 @@ def test_overfitting_tests_the_mean_rise(rise: float, seeds: int, noise: float,
     assert verdict["verdict"] == expected, verdict
 
 
+def test_a_tiny_but_certain_rise_is_not_overfitting() -> None:
+    verdict = overfits(OVERFITS, loss_curves(0.01, 8, 0.0005))
+    assert verdict["verdict"] == "not confirmed", verdict
+
+
 def test_more_seeds_make_a_real_rise_easier_to_confirm() -> None:
     few = overfits(OVERFITS, loss_curves(0.2, 3, 0.03))
     many = overfits(OVERFITS, loss_curves(0.2, 12, 0.03))
@@ -155,10 +160,12 @@ def test_holm_controls_the_family() -> None:
 def test_seeds_needed_grows_as_the_effect_shrinks() -> None:
     rng = np.random.default_rng(2)
     noise = rng.normal(0, 1, 4)
-    noise = (noise - noise.mean()) / noise.std(ddof=1) * 0.004
-    big = compare(0.004 + noise)
-    small = compare(0.0015 + noise)
-    assert seeds_needed(big) < seeds_needed(small)
+    noise = (noise - noise.mean()) / noise.std(ddof=1) * 0.01
+    # superiority: a larger gain is shown with fewer seeds
+    assert seeds_needed(compare(0.012 + noise)) < seeds_needed(compare(0.006 + noise))
+    # equivalence: a difference nearer the margin needs more seeds to bound
+    assert seeds_needed(compare(0.0 + noise)) < seeds_needed(compare(0.003 + noise))
+    assert seeds_needed(compare(0.003 + noise)) > 4  # never "already enough" when undecided
 
 
 def test_accuracy_intervals_stay_inside_zero_and_one() -> None:

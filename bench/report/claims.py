@@ -90,9 +90,12 @@ def _fmt(c: Comparison) -> str:
     return f"{c.mean:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}]"
 
 
-def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int) -> dict[str, Any]:
-    needs = max((seeds_needed(c, len(family)) or MAX_SEEDS_REPORTED for c in family),
-                default=None)
+def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,
+               one_sided: bool = False) -> dict[str, Any]:
+    """Undecidable with the seeds there are; ``one_sided``: only the bound "below the margin"
+    is sought (no-gain claims), so the effect is the margin minus the mean."""
+    needs = max((seeds_needed(c, len(family), c.margin - c.mean if one_sided else None)
+                 or MAX_SEEDS_REPORTED for c in family), default=None)
     if n < 2:
         return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a paired test needs at "
                         "least 2", n=n, needs=needs)
@@ -169,7 +172,7 @@ def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> di
         return _verdict(claim, "confirmed", desc + f"; every smaller batch's gain is below "
                         f"{MARGIN} (one-sided equivalence test, Holm p<{ALPHA})", n=n, **effect)
     out = _undecided(claim, desc, [c for c, p in zip(family, no_gain, strict=True)
-                                   if p >= ALPHA], n)
+                                   if p >= ALPHA], n, one_sided=True)
     out.update(effect=effect["effect"], effect_ci_low=effect["effect_ci"][0],
                effect_ci_high=effect["effect_ci"][1])
     return out
@@ -252,9 +255,9 @@ def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     kw = dict(n=n, effect=comp.mean, effect_ci=(comp.ci_low, comp.ci_high))
     if n < 2:
         return _undecided(claim, desc, [comp], n)
-    if comp.p_greater < ALPHA:
-        return _verdict(claim, "confirmed", desc + f"; rises (one-sided p={comp.p_greater:.3g})",
-                        **kw)
+    if comp.p_greater < ALPHA and comp.mean >= OVERFIT_MARGIN:
+        return _verdict(claim, "confirmed", desc + f"; rises by ≥{OVERFIT_MARGIN:.0%} "
+                        f"(one-sided p={comp.p_greater:.3g})", **kw)
     if comp.p_not_greater < ALPHA:
         return _verdict(claim, "not confirmed", desc + f"; any rise is below "
                         f"{OVERFIT_MARGIN:.0%} (one-sided p={comp.p_not_greater:.3g})", **kw)

@@ -5,8 +5,9 @@ study, so two levels are compared through their per-seed differences ``d = a - b
 comparison answers one of four ways, at significance ``ALPHA`` with Holm's correction over
 the comparisons a claim makes:
 
-* ``better`` — ``d > 0`` (one-sided paired t-test) and the mean difference is at least the
-  margin: a significant *and* relevant gain;
+* ``better`` — ``d > 0`` (one-sided paired t-test at ``ALPHA / 2``, so that the two
+  directions together are a two-sided test at ``ALPHA``) and the mean difference is at least
+  the margin: a significant *and* relevant gain;
 * ``worse`` — the same for ``d < 0``;
 * ``equivalent`` — TOST: ``-margin < d < margin`` (both one-sided tests significant);
 * ``undecided`` — none of those; then ``seeds_needed`` estimates how many seeds would decide
@@ -91,9 +92,9 @@ def outcomes(comparisons: list[Comparison]) -> list[str]:
     equal = holm([c.p_equivalent for c in comparisons])
     out = []
     for c, pg, pl, pe in zip(comparisons, greater, less, equal, strict=True):
-        if pg < ALPHA and c.mean >= c.margin:
+        if pg < ALPHA / 2 and c.mean >= c.margin:
             out.append("better")
-        elif pl < ALPHA and c.mean <= -c.margin:
+        elif pl < ALPHA / 2 and c.mean <= -c.margin:
             out.append("worse")
         elif pe < ALPHA:
             out.append("equivalent")
@@ -102,20 +103,22 @@ def outcomes(comparisons: list[Comparison]) -> list[str]:
     return out
 
 
-def seeds_needed(c: Comparison, family: int = 1) -> int | None:
-    """Seeds that would decide ``c`` with power ``POWER`` (superiority if the observed mean
-    difference is at least half the margin, equivalence otherwise); None without an SD."""
+def seeds_needed(c: Comparison, family: int = 1, effect: float | None = None) -> int | None:
+    """Seeds that would decide ``c`` with power ``POWER``, always more than it has: a
+    superiority test when the observed |difference| reaches the margin, else an equivalence
+    bound (``margin - |difference|``); ``effect`` overrides. None without an SD."""
     if c.n < 2 or not math.isfinite(c.sd):
         return None
     gap = abs(c.mean)
-    effect = gap if gap >= c.margin / 2 else c.margin - gap
-    if c.sd == 0:
-        return c.n
+    if effect is None:
+        effect = gap if gap >= c.margin else c.margin - gap
+    if c.sd == 0 or effect <= 0:
+        return MAX_SEEDS_REPORTED if effect <= 0 else c.n + 1
     nobs = np.arange(2, MAX_SEEDS_REPORTED + 1)
     power = TTestPower().power(effect_size=effect / c.sd, nobs=nobs, alpha=ALPHA / max(1, family),
                                alternative="larger")
     enough = np.flatnonzero(np.asarray(power) >= POWER)
-    return int(nobs[enough[0]]) if len(enough) else MAX_SEEDS_REPORTED
+    return max(c.n + 1, int(nobs[enough[0]])) if len(enough) else MAX_SEEDS_REPORTED
 
 
 SCALES = {  # (to the scale the t-interval is computed on, and back)

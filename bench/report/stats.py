@@ -69,7 +69,11 @@ def scores(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for run in ok.itertuples(index=False):
         study = _study_of(run.study)
-        on_test = getattr(run, "selection", "test") == "test"
+        selection = getattr(run, "selection", None)
+        if not isinstance(selection, str):  # rows from before the column: read validation
+            selection = "test" if getattr(run, "validation", "test") in ("test", "none") \
+                else "validation"
+        on_test = selection == "test"
         v = val.get(run.run_id)
         t = v if on_test else test.get(run.run_id)
         nominal = (getattr(run, f"{run.factor}_nominal", None)

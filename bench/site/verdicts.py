@@ -118,8 +118,10 @@ def protocol_note(rs, study: Study, runs: pd.DataFrame, levels: pd.DataFrame) ->
     name = profiles[0] if profiles else "paper"
     profile = study.scaled(PROFILES.get(name, PROFILES["paper"]))
     ok = runs[runs["status"] == "ok"]
-    n_train = f"{int(ok['n_train'].median()):,}" if "n_train" in ok and not ok.empty else "?"
-    epochs = sorted({int(e) for e in ok["epochs"].dropna()}) if not ok.empty else []
+    sizes = pd.to_numeric(ok.get("n_train", pd.Series(dtype=float)), errors="coerce").dropna()
+    n_train = f"{int(sizes.median()):,}" if len(sizes) else "?"
+    trained = pd.to_numeric(ok.get("epochs", pd.Series(dtype=float)), errors="coerce").dropna()
+    epochs = sorted({int(e) for e in trained})
     seeds = ok["seed"].nunique() if not ok.empty else 0
     selection = ", ".join(sorted(set(ok.get("selection", pd.Series(["test"])).dropna())))
     kind = ("**reduced protocol**: " + profile.summary()) if profile.reduced else \
