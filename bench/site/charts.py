@@ -20,7 +20,9 @@ def learning_curves(curves: pd.DataFrame, metric: str = "accuracy") -> alt.Chart
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch"),
-            y=alt.Y("mean:Q", title=metric, scale=alt.Scale(zero=False)),
+            # a diverged level's loss (~1e5) would flatten every other curve on a linear axis
+            y=alt.Y("mean:Q", title=metric + (" (log scale)" if metric == "loss" else ""),
+                    scale=alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)),
             color=alt.Color("level:N", title="level"),
             strokeDash=alt.StrokeDash("split:N", title="split"),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),

@@ -43,6 +43,25 @@ class ResultSet:
     def n_runs(self) -> int:
         return len(self.get("runs"))
 
+    @property
+    def profile(self) -> str | None:
+        runs = self.get("runs")
+        if runs.empty or "profile" not in runs or runs["profile"].isna().all():
+            return None
+        return str(runs["profile"].value_counts().idxmax())
+
+    @property
+    def full_protocol(self) -> bool:
+        """True for a set run at the papers' protocols (the site's default view)."""
+        from bench.studies import PROFILES
+
+        profile = PROFILES.get(self.profile or "")
+        return profile is not None and not profile.reduced
+
+    def rank(self, count: int | None = None) -> tuple[bool, int]:
+        """Sort key: sets at the papers' protocols first, then the most runs."""
+        return self.full_protocol, self.n_runs if count is None else count
+
     def label(self) -> str:
         m = self.manifest.get("machine", {})
         cpu = f"{m.get('cpu', '?')} ({m.get('cpu_count', '?')} cores)"
@@ -82,13 +101,15 @@ def home(w: SiteWriter, sets: list[ResultSet], primary: ResultSet | None) -> Non
     if primary is None:
         text.append(NO_DATA.format(what="No result set found.", cmd="bench all"))
     else:
-        claims = primary.get("derived/claims")
-        text.append(f"## Headline findings\n\nFrom result set **{esc(primary.label())}**. "
-                    "How verdicts are decided: [Claims](claims.md).\n")
+        claims = best_claims(sets)
+        text.append("## Headline findings\n\nEach claim from the result set that measured it "
+                    "at the papers' protocol when there is one (else a reduced set, marked "
+                    "so). How verdicts are decided: [Claims](claims.md).\n")
         if claims.empty:
             text.append("_No claim could be evaluated yet._\n")
         else:
-            text.append(md_table(claim_table(claims), html_cols=("verdict",)))
+            table = claim_table(claims).assign(**{"result set": claims["result_set"].values})
+            text.append(md_table(table, html_cols=("verdict",)))
     text.append("\n## Result sets\n\n")
     rows = [{"result set": s.name, "hardware": s.label().split(" — ", 1)[1],
              "backend": s.manifest.get("keras_backend", "?"), "runs": s.n_runs,
@@ -223,14 +244,33 @@ def _image_grid(w: SiteWriter, path: str, rs: ResultSet, mine: pd.DataFrame,
             f"Red titles are mistakes (predicted / true).\n\n![predictions](images/{name})\n")
 
 
-def claims_page(w: SiteWriter, primary: ResultSet | None) -> None:
+def best_claims(sets: list[ResultSet]) -> pd.DataFrame:
+    """Per claim, the verdict of the best-ranked set that has data for it (paper protocol
+    first), with the set's name in ``result_set``."""
+    rows = []
+    for rs in sorted(sets, key=lambda r: r.rank(), reverse=True):
+        claims = rs.get("derived/claims")
+        if not claims.empty:
+            rows.append(claims.assign(result_set=rs.name,
+                                      has_data=claims["verdict"] != "inconclusive"))
+    if not rows:
+        return pd.DataFrame()
+    every = pd.concat(rows, ignore_index=True)
+    order = every.reset_index().sort_values(["has_data", "index"], ascending=[False, True])
+    first = order.drop_duplicates("claim_id").sort_values("index")
+    return first.drop(columns=["index", "has_data"]).reset_index(drop=True)
+
+
+def claims_page(w: SiteWriter, sets: list[ResultSet]) -> None:
     text = ["# Claims and verdicts\n", RULES]
-    claims = primary.get("derived/claims") if primary else pd.DataFrame()
+    claims = best_claims(sets)
     if claims.empty:
         text.append(NO_DATA.format(what="No claims evaluated yet.", cmd="bench all --seeds 3"))
     else:
-        text.append(f"From result set **{esc(primary.label())}**.\n")
-        text.append(claims_markdown(claims, source=True))
+        text.append("Each claim from the result set that measured it at the papers' protocol "
+                    "when there is one (column *result set*).\n")
+        table_src = claims.assign(source=claims["source"] + " · " + claims["result_set"])
+        text.append(claims_markdown(table_src, source=True))
     w.page("claims.md", "\n".join(text))
 
 
@@ -342,8 +382,8 @@ def _set_for(sets: list[ResultSet], study: str) -> ResultSet | None:
         runs = rs.get("runs")
         return int((runs["study"] == study).sum()) if not runs.empty else 0
 
-    best = max(sets, key=count, default=None)
-    return best if best is not None and count(best) else None
+    having = [rs for rs in sets if count(rs)]
+    return max(having, key=lambda rs: rs.rank(count(rs)), default=None)
 
 
 def _set_for_hpo(sets: list[ResultSet]) -> ResultSet | None:
@@ -352,7 +392,7 @@ def _set_for_hpo(sets: list[ResultSet]) -> ResultSet | None:
 
 
 def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
-    primary = max(sets, key=lambda s: s.n_runs) if sets else None
+    primary = max(sets, key=lambda s: s.rank()) if sets else None
     home(w, sets, primary)
     for study in REGISTRY:
         if study.kind == "train":
@@ -360,7 +400,7 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
     from bench.site.hpo_page import hpo_page
 
     hpo_page(w, _set_for_hpo(sets) or primary)
-    claims_page(w, primary)
+    claims_page(w, sets)
     speed_page(w, sets)
     result_sets_page(w, sets)
     data_page(w, sets)
