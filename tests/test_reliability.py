@@ -255,3 +255,11 @@ def test_a_set_whose_runs_all_failed_still_compacts_and_builds(tmp_path: Path) -
     assert out.returncode == 0, out.stderr[-2000:]
     assert list(pd.read_parquet(tmp_path / "R" / "epochs.parquet").columns) == [
         "run_id", "epoch", "split", "metric", "value"]
+
+
+def test_non_utf8_study_file_exits_2(tmp_path: Path) -> None:
+    study = tmp_path / "latin1.yaml"
+    study.write_bytes("name: café\nfactors: {optimizer: [adam]}\n".encode("latin-1"))
+    out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
+    assert out.returncode == 2 and "not UTF-8" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "R").exists()

@@ -91,6 +91,9 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                "started": time.time(), **(extra or {})}
     env = environment()
     store.update_manifest(session=session, datasets=datasets, **env)
+    planned, seconds = _plan_size(studies, profile, seeds)
+    console.print(f"plan: {planned:,} trainings, about {seconds / 3600:.1f} h for one worker on "
+                  "a 2-core CPU (stored runs are skipped; `bench status` shows what is left)")
     console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={n_seeds} "
                   f"workers={workers} backend={env['keras_backend']}")
     runner = StudyRunner(store, executor, profile, seeds, force, None)
@@ -130,6 +133,14 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     _derive(store)
     summarize(runner.outcome, counts, store.root)
     return runner.outcome
+
+
+def _plan_size(studies: list[Study], profile: Any, seeds: int | None) -> tuple[int, float]:
+    """Trainings planned and their estimated seconds (one worker), for the opening line."""
+    from bench.studies.cost import estimate
+
+    sizes = [estimate(study, profile, seeds) for study in studies]
+    return sum(n for n, _ in sizes), sum(s for _, s in sizes)
 
 
 def _derive(store: ResultStore) -> None:

@@ -62,7 +62,13 @@ class StudyFile(BaseModel):
 def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise BenchError(f"study file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"study file {path}: not UTF-8 text (byte {exc.start}); save it as "
+                         "UTF-8") from exc
+    except OSError as exc:
+        raise BenchError(f"study file {path}: cannot read it ({exc.strerror})") from exc
     try:
         if path.suffix == ".toml":
             return tomllib.loads(text)
