@@ -6,6 +6,13 @@ from bench.studies import PROFILES, REGISTRY
 from tests.helpers import bench
 
 
+def test_narrow_or_piped_list_keeps_every_study_name_whole() -> None:
+    out = bench("list", env={"COLUMNS": "80"})  # a pipe: rich falls back to COLUMNS
+    assert out.returncode == 0, out.stderr
+    for study in REGISTRY:
+        assert study.name in out.stdout + out.stderr
+
+
 def test_list_shows_all_studies_and_profiles() -> None:
     out = bench("list", env={"COLUMNS": "200"})
     assert out.returncode == 0, out.stderr

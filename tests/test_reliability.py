@@ -263,3 +263,13 @@ def test_non_utf8_study_file_exits_2(tmp_path: Path) -> None:
     out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
     assert out.returncode == 2 and "not UTF-8" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "R").exists()
+
+
+def test_a_piped_run_logs_one_line_per_run_with_eta(tiny_data_dir: Path, tmp_path: Path) -> None:
+    study = _study_file(tmp_path)
+    out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("tiny: ")]
+    assert len(lines) == 6 and all("ETA" in ln and " ok acc=" in ln for ln in lines), lines
+    assert lines[-1].startswith("tiny: 6/6")
+    assert "plan: 6 trainings" in out.stderr

@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from bench import paths
-from bench.cli.progress import RichReporter, console
+from bench.cli.progress import console
+from bench.cli.progress import reporter as make_reporter
 from bench.errors import BenchError
 from bench.store import ResultStore
 from bench.studies import REGISTRY, Study, get_profile
@@ -98,8 +99,8 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                   f"workers={workers} backend={env['keras_backend']}")
     runner = StudyRunner(store, executor, profile, seeds, force, None)
     try:
-        with StopFlag() as stop, RichReporter() as reporter:
-            runner.reporter = reporter
+        with StopFlag() as stop, make_reporter() as progress_reporter:
+            runner.reporter = progress_reporter
             for study in studies:
                 if stop.stop:
                     runner.outcome.interrupted = True

@@ -18,7 +18,8 @@ def list_(
     """List the studies, with runs and estimated CPU time per profile."""
     table = Table(title="studies (runs / estimated time for one worker on a 2-core x86 CPU; "
                   "--workers N divides it, up to one per core)")
-    table.add_column("study")
+    # names are typed by users: never truncated or wrapped, whatever the width
+    table.add_column("study", no_wrap=True, min_width=max(len(s.name) for s in REGISTRY))
     table.add_column("source")
     for name in PROFILES:
         table.add_column(name, justify="right")

@@ -1,7 +1,8 @@
-"""A Rich progress bar per study, with ETA."""
+"""Progress with ETA: a Rich bar per study on a terminal, one line per finished run in a log."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -59,3 +60,50 @@ class RichReporter:
 
     def finish(self, study: str) -> None:
         self.current = None
+
+
+class LineReporter:
+    """For logs and pipes: one plain line per finished run or search, with an ETA."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, list[float]] = {}  # study -> [total, done, done_here, t0]
+
+    def __enter__(self) -> LineReporter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def start(self, study: str, total: int, skipped: int) -> None:
+        old = self.state.get(study)
+        self.state[study] = [total, skipped, old[2] if old else 0, old[3] if old else
+                             time.monotonic()]
+        if skipped:
+            console.print(f"{study}: {skipped}/{total} already stored")
+
+    def advance(self, record: dict[str, Any]) -> None:
+        run = record.get("run") or record.get("search") or {}
+        study = run.get("study", "?")
+        st = self.state.setdefault(study, [0, 0, 0, time.monotonic()])
+        st[1] += 1
+        st[2] += 1
+        elapsed = time.monotonic() - st[3]
+        eta = elapsed / st[2] * max(0, st[0] - st[1])
+        acc = run.get("test_accuracy", run.get("best_accuracy"))
+        acc_text = f" acc={acc:.4f}" if isinstance(acc, float) else ""
+        console.print(f"{study}: {int(st[1])}/{int(st[0])} {run.get('status')}{acc_text} "
+                      f"elapsed {_clock(elapsed)} ETA {_clock(eta)}", soft_wrap=True)
+
+    def finish(self, study: str) -> None:
+        pass
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def reporter() -> RichReporter | LineReporter:
+    """A live bar on a terminal, plain lines otherwise (``bench all > log``)."""
+    return RichReporter() if console.is_terminal else LineReporter()
