@@ -46,6 +46,11 @@ def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
     assert (site / "index.html").exists() and (site / "studies" / "initializers.html").exists()
     assert (site / "javascripts" / "vendor" / "vega-bundle.js").exists()
     assert "No data yet" in (site / "studies" / "keras_models.html").read_text()
+    page = (site / "studies" / "initializers.html").read_text()
+    assert "Each level against the best, paired by seed" in page
+    assert "prediction interval" in page and "verdict-" in page
+    levels_chart = (site / "studies" / "charts" / "initializers-levels.json").read_text()
+    assert '"seed"' in levels_chart  # one dot per seed beside each mean
     for page in site.rglob("*.html"):
         charts = page.parent / "charts"
         size = page.stat().st_size + sum(

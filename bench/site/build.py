@@ -79,6 +79,9 @@ def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -
 
     out = Path(out).resolve()
     check_out(out)
+    if not CONFIG.exists() or not STATIC.is_dir():
+        raise BenchError(f"bench site needs the project's mkdocs.yml and site_src/ (looked in "
+                         f"{ROOT}); install from a clone with `pip install -e .`")
     result_dirs = result_dirs if result_dirs is not None else default_result_dirs()
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:  # one per build
         docs = Path(tmp) / "docs"

@@ -11,6 +11,27 @@ import pandas as pd
 WIDTH = 560
 
 
+def natural_order(values) -> list[str]:
+    """Levels as a reader counts them: 5, 10, 20 (not "10", "20", "5"); text after numbers."""
+    def key(v: object) -> tuple:
+        try:
+            return (0, float(str(v)), "")
+        except ValueError:
+            return (1, 0.0, str(v))
+
+    return sorted({str(v) for v in values}, key=key)
+
+
+def level_color(values, title: str = "level") -> alt.Color:
+    """Colour by level in natural order; 20 colours when 10 are not enough."""
+    order = natural_order(values)
+    scheme = "category10" if len(order) <= 10 else "category20"
+    return alt.Color("level:N", title=title, sort=order, scale=alt.Scale(scheme=scheme))
+
+
+INTEGER_AXIS = alt.Axis(format="d", tickMinStep=1)  # epochs and trials: no tick at 1.5
+
+
 def learning_curves(curves: pd.DataFrame, metric: str = "accuracy") -> alt.Chart:
     """Mean curve per level and split; click the legend to highlight levels; tooltips."""
     data = curves[curves["metric"] == metric]
@@ -19,11 +40,11 @@ def learning_curves(curves: pd.DataFrame, metric: str = "accuracy") -> alt.Chart
         alt.Chart(data, title=f"{metric} per epoch (mean over seeds)")
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch"),
+            x=alt.X("epoch:Q", title="epoch", axis=INTEGER_AXIS),
             # a diverged level's loss (~1e5) would flatten every other curve on a linear axis
             y=alt.Y("mean:Q", title=metric + (" (log scale)" if metric == "loss" else ""),
                     scale=alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)),
-            color=alt.Color("level:N", title="level"),
+            color=level_color(data["level"]),
             strokeDash=alt.StrokeDash("split:N", title="split"),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
             tooltip=["level:N", "split:N", "epoch:Q", alt.Tooltip("mean:Q", format=".4f"),
@@ -94,7 +115,8 @@ def confusion_heatmap(counts: pd.DataFrame, classes: list[str]) -> alt.LayerChar
 
 def heatmap(data: pd.DataFrame, x: str, y: str, value: str, title: str) -> alt.LayerChart:
     """Two crossed factors: mean metric per cell."""
-    base = alt.Chart(data, title=title).encode(x=alt.X(f"{x}:N"), y=alt.Y(f"{y}:N"))
+    base = alt.Chart(data, title=title).encode(x=alt.X(f"{x}:N", sort=natural_order(data[x])),
+                                               y=alt.Y(f"{y}:N", sort=natural_order(data[y])))
     rect = base.mark_rect().encode(
         color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="viridis")),
         tooltip=[f"{x}:N", f"{y}:N", alt.Tooltip(f"{value}:Q", format=".4f")])
@@ -111,7 +133,7 @@ def cost_vs_accuracy(levels: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("seconds_mean:Q", title="training seconds (mean)"),
             y=alt.Y("accuracy_mean:Q", title="test accuracy", scale=alt.Scale(zero=False)),
-            color="level:N",
+            color=level_color(levels["level"]),
             tooltip=["level:N", alt.Tooltip("seconds_mean:Q", format=".2f"),
                      alt.Tooltip("accuracy_mean:Q", format=".4f")],
         )
@@ -152,7 +174,9 @@ def perf_speedups(perf: pd.DataFrame) -> alt.Chart:
 def best_so_far(trials: pd.DataFrame, x: str = "trial") -> alt.Chart:
     """HPO: best-so-far accuracy vs trial number or wall time, band over seeds."""
     base = alt.Chart(trials, title=f"best so far vs {x}").encode(
-        x=alt.X(f"{x}:Q", title=x.replace("_", " ")), color=alt.Color("method:N"))
+        x=alt.X(f"{x}:Q", title=x.replace("_", " "),
+                axis=INTEGER_AXIS if x == "trial" else alt.Axis()),
+        color=alt.Color("method:N"))
     line = base.mark_line().encode(
         y=alt.Y("mean:Q", title="best accuracy so far", scale=alt.Scale(zero=False)),
         tooltip=["method:N", f"{x}:Q", alt.Tooltip("mean:Q", format=".4f")])
@@ -164,7 +188,8 @@ def grouped_bars(data: pd.DataFrame, x: str, y: str, color: str, title: str) -> 
     return (
         alt.Chart(data, title=title)
         .mark_bar()
-        .encode(x=alt.X(f"{x}:N"), y=alt.Y(f"{y}:Q"), color=f"{color}:N", xOffset=f"{color}:N",
+        .encode(x=alt.X(f"{x}:N", sort=natural_order(data[x])), y=alt.Y(f"{y}:Q"),
+                color=f"{color}:N", xOffset=f"{color}:N",
                 tooltip=[f"{x}:N", f"{color}:N", alt.Tooltip(f"{y}:Q", format=".4g")])
         .properties(width=WIDTH, height=260)
     )

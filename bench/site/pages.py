@@ -71,15 +71,15 @@ class ResultSet:
 
 TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "trials",
           "perf", "derived/levels", "derived/claims", "derived/paper_vs_measured",
-          "derived/scores")
+          "derived/scores", "derived/pairwise")
 
 
 def load_result_set(root: Path) -> ResultSet:
     store: ResultStore = open_results(root)
-    if store.has_table("runs") and not store.has_table("derived/levels"):
+    if store.has_table("runs") or store.has_table("searches"):
         from bench.report import build_report
 
-        build_report(store)
+        build_report(store)  # always: derived tables must match the records just compacted
     rs = ResultSet(root.name, root, store.manifest())
     for name in TABLES:
         if store.has_table(name):
