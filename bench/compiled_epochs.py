@@ -25,9 +25,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
+
+from bench.quiet import keras
 
 CACHE_SIZE = 4  # compiled models kept per process
 

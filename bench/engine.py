@@ -18,11 +18,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import logging  # noqa: E402
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench import data, models  # noqa: E402
 from bench.options import EngineOptions, gpu_available  # noqa: E402,F401
+from bench.quiet import keras  # noqa: E402
 from bench.spec import RunSpec  # noqa: E402
 from bench.vocab import OPTIMIZERS  # noqa: E402
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
 from bench.errors import BenchError, unknown_name
+from bench.quiet import keras
 from bench.vocab import ACTIVATIONS, INITIALIZERS, resolve_arch
 
 INPUT_SHAPE = (28, 28, 1)

@@ -32,7 +32,7 @@ class EngineOptions:
             return self.jit_compile == "on"
         if self.deterministic:
             return False  # op determinism turns XLA off in Keras anyway; say so
-        import keras
+        from bench.quiet import keras
 
         if keras.backend.backend() == "jax" or gpu_available():
             return True

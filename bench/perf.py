@@ -14,11 +14,11 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench import data, models  # noqa: E402
 from bench.options import EngineOptions  # noqa: E402
+from bench.quiet import keras  # noqa: E402
 
 
 def peak_gflops(dtype: str = "float32", n: int = 2048, repeats: int = 10) -> float:
