@@ -63,7 +63,8 @@ def test_single_seed_is_undecidable() -> None:
     scored = stats.scores(runs, epochs)
     verdict = claims.verdicts(stats.level_stats(scored), scored, runs, epochs).set_index("claim_id")
     assert verdict.loc["dnn_best_initializer", "verdict"] == "undecidable"
-    assert "1 seed(s)" in verdict.loc["dnn_best_initializer", "evidence"]
+    assert "1 seed(s): a verdict needs at least 3" in verdict.loc["dnn_best_initializer",
+                                                                    "evidence"]
 
 
 def test_report_epoch_is_read_off_the_curve() -> None:

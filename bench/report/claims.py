@@ -28,7 +28,7 @@ from bench.report.paired import (
 )
 from bench.report.stats import paired_samples
 
-MIN_SEEDS = 3  # HPO claims: fewer seeds than this cannot decide
+MIN_SEEDS = 3  # fewer paired seeds than this never decide a claim (t-tests lean on normality)
 OVERFIT_MARGIN = 0.05  # a validation-loss rise below 5 % over the second half is no overfit
 
 
@@ -96,9 +96,9 @@ def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,
     is sought (no-gain claims), so the effect is the margin minus the mean."""
     needs = max((seeds_needed(c, len(family), c.margin - c.mean if one_sided else None)
                  or MAX_SEEDS_REPORTED for c in family), default=None)
-    if n < 2:
-        return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a paired test needs at "
-                        "least 2", n=n, needs=needs)
+    if n < MIN_SEEDS:
+        return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a verdict needs at "
+                        f"least {MIN_SEEDS} paired seeds", n=n, needs=max(needs or 0, MIN_SEEDS))
     return _verdict(claim, "undecidable", desc + f"; undecidable with {n} seeds (needs "
                     f"≈{needs})", n=n, needs=needs)
 
@@ -117,7 +117,7 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
         return _verdict(claim, "inconclusive", f"only {want} was measured: nothing to compare")
     family = [compare(paired_samples(s, want, lvl)) for lvl in others]
     n = min((c.n for c in family), default=0)
-    result = outcomes(family) if n >= 2 else ["undecided"] * len(family)
+    result = outcomes(family) if n >= MIN_SEEDS else ["undecided"] * len(family)
     top = means.index[0]
     desc = (f"{want}: {means[want]:.4f} (rank {list(means.index).index(want) + 1}/"
             f"{len(means)}); best {top}: {means[top]:.4f}")
@@ -159,7 +159,7 @@ def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> di
     n = min((c.n for c in family), default=0)
     desc = "; ".join(f"batch {lvl} − {ref}: {_fmt(c)}" for lvl, c in zip(smaller, family,
                                                                           strict=True))
-    if n < 2:
+    if n < MIN_SEEDS:
         return _undecided(claim, desc, family, n)
     result = outcomes(family)
     no_gain = holm([c.p_not_greater for c in family])
@@ -253,7 +253,7 @@ def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     desc = (f"validation loss over the second half of training: {comp.mean:+.1%} per seed "
             f"[{comp.ci_low:+.1%}, {comp.ci_high:+.1%}], n={n}")
     kw = dict(n=n, effect=comp.mean, effect_ci=(comp.ci_low, comp.ci_high))
-    if n < 2:
+    if n < MIN_SEEDS:
         return _undecided(claim, desc, [comp], n)
     if comp.p_greater < ALPHA and comp.mean >= OVERFIT_MARGIN:
         return _verdict(claim, "confirmed", desc + f"; rises by ≥{OVERFIT_MARGIN:.0%} "

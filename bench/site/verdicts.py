@@ -18,7 +18,8 @@ _WHEN = (
     ("tied", f'"best is Y": Y is best but tied within ±{MARGIN} (TOST) with other levels'),
     ("not confirmed", f"another level beats Y by ≥ {MARGIN}; a smaller batch gains ≥ "
      f"{MARGIN}; the validation loss is shown to rise by less than {OVERFIT_MARGIN:.0%}"),
-    ("undecidable", "the seeds available cannot decide; *seeds needed* estimates how many "
+    ("undecidable", "fewer than 3 paired seeds, or the seeds available cannot decide; "
+     "*seeds needed* estimates how many "
      f"would (power {POWER:.0%}, from the observed SD of the paired differences)"),
     ("inconclusive", "no data yet"),
 )
