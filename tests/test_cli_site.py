@@ -122,6 +122,20 @@ def test_charts_render_offline_in_chromium(tmp_path: Path) -> None:
             page.wait_for_selector(".vega-embed svg .mark-rect", timeout=20_000)
             assert page.evaluate("typeof window.document$") != "undefined"  # instant nav on
             page.screenshot(path=str(tmp_path / "shot.png"))
+            # a page without charts does not download the Vega bundle
+            fresh = browser.new_page()
+            scripts: list[str] = []
+            fresh.on("request", lambda r: scripts.append(r.url))
+            fresh.goto(base + "claims.html")
+            fresh.wait_for_load_state("networkidle")
+            assert not [u for u in scripts if "vega-bundle" in u], scripts
+            # on a 390 px phone the charts fit the screen
+            phone = browser.new_page(viewport={"width": 390, "height": 800})
+            phone.goto(base + "studies/initializers.html")
+            phone.wait_for_selector(".vega-embed svg .mark-symbol", timeout=20_000)
+            widths = phone.eval_on_selector_all(
+                ".vega-embed svg", "els => els.map(e => e.getBoundingClientRect().width)")
+            assert widths and max(widths) <= 390, widths
             browser.close()
     finally:
         server.shutdown()

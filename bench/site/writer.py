@@ -27,6 +27,9 @@ class SiteWriter:
         rel = f"charts/{PurePosixPath(page).stem}-{name}.json"
         spec = chart.to_dict()
         spec.setdefault("$schema", "https://vega.github.io/schema/vega-lite/v5.json")
+        if isinstance(spec.get("width"), int | float):  # fill the column, down to a phone's
+            spec["width"] = "container"
+            spec["autosize"] = {"type": "fit-x", "contains": "padding"}
         self.charts[str(folder / rel)] = spec
         return f'<div class="vega-chart" data-spec="{rel}"></div>\n'
 
