@@ -72,3 +72,15 @@ def test_optuna_journal_storage_is_written(tmp_path) -> None:
 
     storage = JournalStorage(JournalFileBackend(str(journal)))
     assert len(optuna.load_study(study_name="s1", storage=storage).trials) == 3
+
+
+def test_optuna_gp_without_torch_is_skipped_not_failed(monkeypatch) -> None:
+    import importlib.util
+
+    from bench.hpo import runner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    assert not runner.available("optuna", "gp")
+    assert runner.available("optuna", "tpe") and runner.available("hyperopt", "atpe")

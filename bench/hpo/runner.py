@@ -37,6 +37,15 @@ def time_to_target(rows: list[dict[str, Any]], target: float) -> float | None:
     return None
 
 
+def available(library: str, algorithm: str) -> bool:
+    """False for an optional algorithm whose extra is not installed (Optuna's GP: torch)."""
+    if (library, algorithm) == ("optuna", "gp"):
+        import importlib.util
+
+        return importlib.util.find_spec("torch") is not None
+    return True
+
+
 def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -> None:
     """Run every search of ``study`` not yet stored; each search is stored when it ends."""
     from bench import engine
@@ -49,6 +58,13 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
     seeds = runner.seeds if runner.seeds_overridden else list(range(profile.hpo_seeds))
     plan = [(lib, alg, labels, changes, seed) for lib, alg in methods
             for labels, changes in cells for seed in seeds]
+    missing = {m for m in methods if not available(*m)}
+    if missing:
+        from bench.cli.progress import console
+
+        console.print(f"{study.name}: skipping {', '.join(':'.join(m) for m in sorted(missing))}"
+                      " (needs torch: pip install -e '.[gp]')")
+        plan = [p for p in plan if (p[0], p[1]) not in missing]
     done = set() if runner.force else runner.store.completed("searches")
     todo = []
     for lib, alg, labels, changes, seed in plan:
