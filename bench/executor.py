@@ -51,7 +51,25 @@ def default_workers() -> int:
 def _worker_init(queue: Any, env: dict[str, str]) -> None:
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it drains workers
+    exit_with_parent()
     pin_worker(queue.get())
+
+
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """End this worker when the process that started it dies (``kill -9`` of ``bench``
+    would otherwise leave idle workers holding ~750 MB each)."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def windowed(specs: Iterable[Any], submit: Any, window: int, wait: Any,

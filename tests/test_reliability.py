@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,6 +49,38 @@ def _wait_records(results: Path, n: int, proc: subprocess.Popen, timeout: float 
     raise AssertionError("timed out waiting for records")
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (Linux /proc)."""
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                out.update(kids)
+                todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _kill_9(proc: subprocess.Popen) -> None:
+    """SIGKILL ``bench``; its pool workers must end too (they watch their parent)."""
+    workers = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)], "workers outlived a killed bench"
+
+
 def _assert_exactly_once(results: Path, expected: int) -> pd.DataFrame:
     runs = pd.read_parquet(results / "runs.parquet")
     assert len(runs) == expected and runs["run_id"].is_unique
@@ -63,8 +96,7 @@ def test_kill_9_during_runs_then_resume(tiny_data_dir: Path, tmp_path: Path) -> 
     for already in (1, 3):  # kill twice, at different points
         proc = _start(args)
         _wait_records(results, already, proc)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        _kill_9(proc)
     finished = {p.name: p.stat().st_mtime_ns for p in (results / "records" / "runs").glob("*")}
     done = bench(*args)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -112,8 +144,7 @@ def test_kill_one_of_two_writers_at_random_points(tiny_data_dir: Path, tmp_path:
     victim, other = _start(args), _start(args)
     _wait_records(results, rng.randint(1, 3), victim)
     time.sleep(rng.random() * 0.5)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    _kill_9(victim)
     out = other.communicate(timeout=300)
     assert other.returncode == 0, out[1][-1500:]
     done = bench(*args[:-2])  # finish whatever the killed process held
