@@ -95,7 +95,8 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     planned, seconds = _plan_size(studies, profile, seeds)
     console.print(f"plan: {planned:,} trainings, about {seconds / 3600:.1f} h for one worker on "
                   "a 2-core CPU (stored runs are skipped; `bench status` shows what is left)")
-    console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={n_seeds} "
+    shown = n_seeds if seeds else f"{n_seeds} (studies may cap it)"
+    console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={shown} "
                   f"workers={workers} backend={env['keras_backend']}")
     runner = StudyRunner(store, executor, profile, seeds, force, None)
     try:
