@@ -141,3 +141,23 @@ def test_study_file_runs(tiny_data_dir: Path, tmp_path: Path) -> None:
     assert set(mine["level"]) == {"adam", "sgd"} and (mine["n"] == 3).all()
     assert mine["accuracy_ci_low"].notna().all()
     assert (tmp_path / "R" / "derived" / "claims.parquet").exists()
+
+
+@pytest.mark.parametrize("case", ["huge_seeds", "results_is_file", "results_under_proc"])
+def test_bad_run_arguments_exit_2_with_one_line(tmp_path: Path, case: str) -> None:
+    target = tmp_path / "R"
+    args = ["run", "optimizers_mlp", "--results", str(target)]
+    if case == "huge_seeds":
+        args += ["--seeds", "100000000"]
+    elif case == "results_is_file":
+        target.write_text("not a folder")
+        args[3] = str(target)
+    else:
+        args[3] = "/proc/bench-results"
+    out = bench(*args)
+    assert out.returncode == 2, out.stderr[-1500:]
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    if case == "huge_seeds":
+        assert not target.exists()
+    if case == "results_is_file":
+        assert target.read_text() == "not a folder"

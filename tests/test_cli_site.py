@@ -189,3 +189,21 @@ def test_text_from_data_is_escaped(tmp_path: Path) -> None:
     for page in (tmp_path / "site").rglob("*.html"):
         text = page.read_text()
         assert evil not in text and "<script>x</script>" not in text, page
+
+
+def test_two_site_builds_at_once_publish_their_own_results(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    a, b = _result_set(tmp_path / "set-alpha"), _result_set(tmp_path / "set-beta")
+    procs = [subprocess.Popen([sys.executable, "-m", "bench", "site", "--results", str(s),
+                               "--out", str(tmp_path / f"out-{s.name}")], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for s in (a, b)]
+    for p in procs:
+        assert p.wait(timeout=600) == 0, p.stderr.read()[-2000:]
+    for mine, other in (("set-alpha", "set-beta"), ("set-beta", "set-alpha")):
+        home = (tmp_path / f"out-{mine}" / "index.html").read_text()
+        assert mine in home and other not in home
