@@ -91,16 +91,17 @@ def _fmt(c: Comparison) -> str:
 
 
 def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,
-               one_sided: bool = False) -> dict[str, Any]:
+               one_sided: bool = False, **effect: Any) -> dict[str, Any]:
     """Undecidable with the seeds there are; ``one_sided``: only the bound "below the margin"
     is sought (no-gain claims), so the effect is the margin minus the mean."""
     needs = max((seeds_needed(c, len(family), c.margin - c.mean if one_sided else None)
                  or MAX_SEEDS_REPORTED for c in family), default=None)
     if n < MIN_SEEDS:
         return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a verdict needs at "
-                        f"least {MIN_SEEDS} paired seeds", n=n, needs=max(needs or 0, MIN_SEEDS))
+                        f"least {MIN_SEEDS} paired seeds", n=n, needs=max(needs or 0, MIN_SEEDS),
+                        **effect)
     return _verdict(claim, "undecidable", desc + f"; undecidable with {n} seeds (needs "
-                    f"≈{needs})", n=n, needs=needs)
+                    f"≈{needs})", n=n, needs=needs, **effect)
 
 
 def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
@@ -140,11 +141,9 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
                         f"{', '.join(tied)}", n=n, effect=effect[0], effect_ci=effect[1])
     open_ = [f"{o}: {_fmt(c)}" for o, c, r in zip(others, family, result, strict=True)
              if r == "undecided"][:3]
-    out = _undecided(claim, desc + "; differences per seed " + "; ".join(open_),
-                     [c for c, r in zip(family, result, strict=True) if r == "undecided"], n)
-    out.update(effect=effect[0], effect_ci_low=effect[1][0] if effect[1] else None,
-               effect_ci_high=effect[1][1] if effect[1] else None)
-    return out
+    return _undecided(claim, desc + "; differences per seed " + "; ".join(open_),
+                      [c for c, r in zip(family, result, strict=True) if r == "undecided"], n,
+                      effect=effect[0], effect_ci=effect[1])
 
 
 def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
@@ -171,11 +170,8 @@ def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> di
     if all(p < ALPHA for p in no_gain):
         return _verdict(claim, "confirmed", desc + f"; every smaller batch's gain is below "
                         f"{MARGIN} (one-sided equivalence test, Holm p<{ALPHA})", n=n, **effect)
-    out = _undecided(claim, desc, [c for c, p in zip(family, no_gain, strict=True)
-                                   if p >= ALPHA], n, one_sided=True)
-    out.update(effect=effect["effect"], effect_ci_low=effect["effect_ci"][0],
-               effect_ci_high=effect["effect_ci"][1])
-    return out
+    return _undecided(claim, desc, [c for c, p in zip(family, no_gain, strict=True)
+                                    if p >= ALPHA], n, one_sided=True, **effect)
 
 
 def _spearman_ci(x: np.ndarray, y: np.ndarray,
@@ -252,18 +248,17 @@ def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     n = comp.n
     desc = (f"validation loss over the second half of training: {comp.mean:+.1%} per seed "
             f"[{comp.ci_low:+.1%}, {comp.ci_high:+.1%}], n={n}")
-    kw = dict(n=n, effect=comp.mean, effect_ci=(comp.ci_low, comp.ci_high))
+    effect = dict(effect=comp.mean, effect_ci=(comp.ci_low, comp.ci_high))
+    kw = dict(n=n, **effect)
     if n < MIN_SEEDS:
-        return _undecided(claim, desc, [comp], n)
+        return _undecided(claim, desc, [comp], n, **effect)
     if comp.p_greater < ALPHA and comp.mean >= OVERFIT_MARGIN:
         return _verdict(claim, "confirmed", desc + f"; rises by ≥{OVERFIT_MARGIN:.0%} "
                         f"(one-sided p={comp.p_greater:.3g})", **kw)
     if comp.p_not_greater < ALPHA:
         return _verdict(claim, "not confirmed", desc + f"; any rise is below "
                         f"{OVERFIT_MARGIN:.0%} (one-sided p={comp.p_not_greater:.3g})", **kw)
-    out = _undecided(claim, desc, [comp], n)
-    out.update(effect=comp.mean, effect_ci_low=comp.ci_low, effect_ci_high=comp.ci_high)
-    return out
+    return _undecided(claim, desc, [comp], n, **effect)
 
 
 def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
