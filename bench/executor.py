@@ -98,6 +98,13 @@ def windowed(specs: Iterable[Any], submit: Any, window: int, wait: Any,
                 cancel(handle)
 
 
+def until_stopped(items: Iterable[Any], stop: Any) -> Iterator[Any]:
+    for item in items:
+        if stop():
+            return
+        yield item
+
+
 def _wait_futures(inflight: list[Any]) -> tuple[list[Any], list[Any]]:
     done, rest = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
     return [f.result() for f in done], list(rest)
@@ -143,6 +150,18 @@ class LocalExecutor:
         yield from windowed(specs, lambda s: pool.submit(_worker_run, s.to_dict(),
                                                            self._options_dict()),
                             self.workers, _wait_futures)
+
+    def map_calls(self, fn: Any, items: Iterable[Any],
+                  stop: Any = lambda: False) -> Iterator[Any]:
+        """``fn(item)`` for each item as a unit of work (a picklable module-level ``fn``),
+        results as they finish; no new item starts once ``stop()`` is true."""
+        pending = until_stopped(items, stop)
+        if self.workers == 1:
+            yield from (fn(item) for item in pending)
+            return
+        pool = self._ensure_pool()
+        yield from windowed(pending, lambda item: pool.submit(fn, item), self.workers,
+                            _wait_futures)
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:

@@ -65,5 +65,20 @@ class RayExecutor:
         yield from windowed(specs, lambda s: self._remote.remote(s.to_dict(), options, env),
                             window, wait, cancel=self._ray.cancel)
 
+    def map_calls(self, fn: Any, items: Iterable[Any],
+                  stop: Any = lambda: False) -> Iterator[Any]:
+        """``fn(item)`` for each item as a Ray task, results as they finish."""
+        from bench.executor import until_stopped, windowed
+
+        remote = self._ray.remote(num_cpus=1, max_retries=0)(fn)
+        window = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+
+        def wait(refs: list[Any]) -> tuple[list[Any], list[Any]]:
+            done, rest = self._ray.wait(refs, num_returns=1)
+            return [self._ray.get(done[0])], rest
+
+        yield from windowed(until_stopped(items, stop), lambda item: remote.remote(item),
+                            window, wait, cancel=self._ray.cancel)
+
     def close(self) -> None:
         self._ray.shutdown()

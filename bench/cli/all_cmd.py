@@ -51,8 +51,14 @@ def all_(
         check_out(Path(site).resolve())  # before hours of training, not after
 
     results = results or default_results(profile)
-    outcome = execute(list(REGISTRY), profile, seeds, results, data_dir, workers, force,
-                      executor, address, gpus_per_run, command="all",
+    chosen = get_profile(profile)
+    left_out = [s.name for s in REGISTRY if not s.in_bench_all(chosen)]
+    if left_out:
+        console.print(f"not in `bench all --profile {profile}`: {', '.join(left_out)} (the "
+                      f"tabular HPO benchmark, hours on a CPU): `bench run {' '.join(left_out)} "
+                      f"--profile {profile}` adds it to the same result set")
+    outcome = execute([s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results,
+                      data_dir, workers, force, executor, address, gpus_per_run, command="all",
                       deterministic=deterministic, epoch_loop=epoch_loop)
     if not no_site and not outcome.interrupted:
         from bench.site.build import build_site, default_result_dirs

@@ -54,7 +54,8 @@ def check_datasets(studies: list[Study], data_dir: Path | None) -> dict[str, Any
     from bench import data
 
     out = {}
-    for name in sorted({s.base.get("dataset", "fashion_mnist") for s in studies}):
+    trains = [s for s in studies if s.kind != "tabular"]  # a replay trains nothing
+    for name in sorted({s.base.get("dataset", "fashion_mnist") for s in trains}):
         ds = data.load(name, data_dir)
         out[name] = {"source": ds.source, "sha256": ds.sha256, "verified": ds.verified}
     return out
@@ -110,6 +111,10 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                     from bench.hpo.runner import run_hpo_study
 
                     run_hpo_study(study, runner, stop, extra or {})
+                elif study.kind == "tabular":
+                    from bench.hpo.tabular import run_tabular_study
+
+                    run_tabular_study(study, runner, stop, extra or {})
                 else:
                     runner.run(study, stop)
     finally:

@@ -24,6 +24,40 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
     "scikit-optimize": ("gp", "forest", "gbrt", "random"),
 }
 ALIASES = {"skopt": "scikit-optimize", "sklearn-optimize": "scikit-optimize"}
+#: trials proposed at random before the library's model takes over (set explicitly below so
+#: the label cannot drift from the library's default): Optuna TPE/GP 10, Hyperopt TPE 20,
+#: ATPE 10 (``max(10, log10 |space|)``), anneal 1 (no history yet), CMA-ES 1 (its
+#: categorical parameters are always drawn at random), scikit-optimize ``n_initial_points``
+STARTUP_TRIALS: dict[tuple[str, str], int] = {
+    ("optuna", "tpe"): 10, ("optuna", "gp"): 10, ("optuna", "cmaes"): 1,
+    ("hyperopt", "tpe"): 20, ("hyperopt", "atpe"): 10, ("hyperopt", "anneal"): 1,
+    ("scikit-optimize", "gp"): 10, ("scikit-optimize", "forest"): 10,
+    ("scikit-optimize", "gbrt"): 10,
+}
+#: algorithms that never model: what their every trial is
+NO_MODEL = {("optuna", "random"): "random search", ("optuna", "qmc"): "quasi-random search",
+            ("hyperopt", "rand"): "random search", ("scikit-optimize", "random"): "random search"}
+
+
+def proposed_by(library: str, algorithm: str, trial: int) -> str:
+    """Who proposed trial number ``trial`` (0-based): ``random start-up``, ``model`` or, for
+    an algorithm without a model, what it is (``random search``)."""
+    if (library, algorithm) in NO_MODEL:
+        return NO_MODEL[(library, algorithm)]
+    return "random start-up" if trial < STARTUP_TRIALS[(library, algorithm)] else "model"
+
+
+def startup_note(methods: list[tuple[str, str]], n_trials: int) -> str:
+    """One sentence on what a budget of ``n_trials`` measures for ``methods``."""
+    random_only = [f"{lib}:{alg}" for lib, alg in methods
+                   if (lib, alg) in NO_MODEL or STARTUP_TRIALS[(lib, alg)] >= n_trials]
+    if len(random_only) == len(methods):
+        return (f"With {n_trials} trials every algorithm here is still proposing at random "
+                "(start-up phase): the searches compare random draws, not the libraries' models.")
+    if random_only:
+        return (f"With {n_trials} trials, {', '.join(random_only)} never leave random "
+                "proposals; only the others' later trials come from their models.")
+    return f"With {n_trials} trials every algorithm models after its start-up phase."
 
 
 def parse_methods(text: str) -> list[tuple[str, str]]:
@@ -50,8 +84,10 @@ class TrialLog:
     """Wraps ``evaluate(params) -> record``; keeps one row per trial with its timings."""
 
     def __init__(self, space: Space, evaluate: Callable[[dict[str, Any]], dict[str, Any]],
-                 stop: Callable[[], bool] = lambda: False) -> None:
+                 stop: Callable[[], bool] = lambda: False,
+                 method: tuple[str, str] | None = None) -> None:
         self.space = space
+        self.method = method
         self.evaluate = evaluate
         self.stop = stop
         self.rows: list[dict[str, Any]] = []
@@ -79,6 +115,7 @@ class TrialLog:
             "train_seconds": run.get("train_seconds"), "suggest_seconds": suggest,
             "elapsed_seconds": ended - self.start,
             "best_so_far": self.best if self.best > -math.inf else None,
+            "proposed_by": proposed_by(*self.method, len(self.rows)) if self.method else None,
         })
         self._last_end = ended
         return float(acc) if acc is not None else math.nan
@@ -95,10 +132,14 @@ def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     samplers = {
-        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "tpe": lambda: optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=STARTUP_TRIALS[("optuna", "tpe")]),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-        "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
-        "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        "cmaes": lambda: optuna.samplers.CmaEsSampler(
+            seed=seed, warn_independent_sampling=False,
+            n_startup_trials=STARTUP_TRIALS[("optuna", "cmaes")]),
+        "gp": lambda: optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=STARTUP_TRIALS[("optuna", "gp")]),
         "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
     }
     sampler = samplers[algorithm]()
@@ -118,10 +159,12 @@ def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
 
 
 def run_hyperopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> None:
+    from functools import partial
+
     from hyperopt import STATUS_OK, Trials, anneal, atpe, fmin, rand, tpe
 
-    algo = {"tpe": tpe.suggest, "rand": rand.suggest, "anneal": anneal.suggest,
-            "atpe": atpe.suggest}[algorithm]
+    algo = {"tpe": partial(tpe.suggest, n_startup_jobs=STARTUP_TRIALS[("hyperopt", "tpe")]),
+            "rand": rand.suggest, "anneal": anneal.suggest, "atpe": atpe.suggest}[algorithm]
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         return {"loss": log.loss(params), "status": STATUS_OK}
@@ -146,7 +189,7 @@ def run_skopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> None:
         return log.stop()
 
     common = {"n_calls": n_trials, "random_state": seed, "callback": [stopper]}
-    initial = {"n_initial_points": min(10, n_trials)}
+    initial = {"n_initial_points": min(STARTUP_TRIALS[("scikit-optimize", "gp")], n_trials)}
     if algorithm == "random":
         # dummy_minimize trips over scikit-learn >= 1.6 (it type-checks a None estimator);
         # its sampler is skopt's Space.rvs, used here directly.

@@ -92,7 +92,7 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
 
         from bench.hpo.libraries import TrialLog
 
-        log = TrialLog(space, evaluate, stop=lambda: stop.stop)
+        log = TrialLog(space, evaluate, stop=lambda: stop.stop, method=(lib, alg))
         started = time.time()
         error = None
         try:

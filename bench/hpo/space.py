@@ -9,7 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Param:
-    """One hyper-parameter: ``float``/``int`` in [low, high] (``log``) or ``cat`` of choices."""
+    """One hyper-parameter: ``float``/``int`` in [low, high] (``log``), ``cat`` of choices, or
+    ``ord``: ordered choices (a grid), which every library sees as an integer index so that it
+    can model their order (the tabular benchmark's learning-rate grid)."""
 
     name: str
     kind: str
@@ -53,13 +55,44 @@ OPTUNA_HYPEROPT = Space("mnist_cnn_optuna_hyperopt", (
     Param("learning_rate", "float", 1e-4, 1e-2, log=True),
 ), {})
 
-SPACES = {s.name: s for s in (HPO_LIBS, OPTUNA_HYPEROPT)}
+#: ``mnist_cnn_hpo_libs`` on a grid for the tabular benchmark: every dimension kept, the
+#: learning rate on a log grid (one point per decade), 5 x 3 x 3 x 3 x 2 x 2 x 2 = 1,080 points.
+HPO_LIBS_GRID = Space("mnist_cnn_hpo_libs_grid", (
+    Param("learning_rate", "ord", choices=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2)),
+    Param("conv_layers", "ord", choices=(1, 2, 3)),
+    Param("dense_layers", "ord", choices=(1, 3, 5)),
+    Param("units", "ord", choices=(8, 64, 512)),
+    Param("activation", "cat", choices=("relu", "sigmoid")),
+    Param("filters", "cat", choices=(16, 32)),
+    Param("optimizer", "cat", choices=("rmsprop", "adam")),
+), HPO_LIBS.fixed)
+
+SPACES = {s.name: s for s in (HPO_LIBS, OPTUNA_HYPEROPT, HPO_LIBS_GRID)}
+
+
+def grid_points(space: Space) -> list[dict[str, Any]]:
+    """Every point of a space whose parameters all have choices (``ord``/``cat``)."""
+    import itertools
+
+    if any(p.kind not in ("ord", "cat") for p in space.params):
+        raise ValueError(f"space {space.name} is not a grid")
+    names = space.names()
+    return [dict(zip(names, values, strict=True))
+            for values in itertools.product(*(p.choices for p in space.params))]
+
+
+def point_label(params: dict[str, Any]) -> str:
+    """A short stable label of one grid point, e.g.
+    ``lr=1e-04,conv=2,dense=3,units=64,relu,f32,adam``."""
+    return (f"lr={params['learning_rate']:.0e},conv={params['conv_layers']},"
+            f"dense={params['dense_layers']},units={params['units']},{params['activation']},"
+            f"f{params['filters']},{params['optimizer']}")
 
 
 def to_run_settings(space: Space, params: dict[str, Any]) -> dict[str, Any]:
     """RunSpec fields for one trial's parameters."""
     p = {**space.fixed, **params}
-    if space is HPO_LIBS:
+    if space.name.startswith(HPO_LIBS.name):
         arch = {"kind": "cnn", "conv_filters": [int(p["filters"])] * int(p["conv_layers"]),
                 "kernel": int(p["kernel"]), "strides": int(p["strides"]), "pool": "each",
                 "padding": "same", "dense": [int(p["units"])] * int(p["dense_layers"]),
@@ -80,6 +113,8 @@ def suggest_optuna(trial: Any, space: Space) -> dict[str, Any]:
     for p in space.params:
         if p.kind == "float":
             out[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        elif p.kind == "ord":
+            out[p.name] = trial.suggest_int(p.name, 0, len(p.choices) - 1)
         elif p.kind == "int":
             out[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
         else:
@@ -95,6 +130,8 @@ def hyperopt_space(space: Space) -> dict[str, Any]:
         if p.kind == "float":
             out[p.name] = (hp.loguniform(p.name, math.log(p.low), math.log(p.high)) if p.log
                            else hp.uniform(p.name, p.low, p.high))
+        elif p.kind == "ord":
+            out[p.name] = hp.quniform(p.name, 0, len(p.choices) - 1, 1)
         elif p.kind == "int":  # quniform, not uniformint: ATPE breaks on uniformint
             out[p.name] = hp.quniform(p.name, p.low, p.high, 1)
         else:
@@ -110,6 +147,8 @@ def skopt_space(space: Space) -> list[Any]:
         if p.kind == "float":
             dims.append(Real(p.low, p.high, prior="log-uniform" if p.log else "uniform",
                              name=p.name))
+        elif p.kind == "ord":
+            dims.append(Integer(0, len(p.choices) - 1, name=p.name))
         elif p.kind == "int":
             dims.append(Integer(int(p.low), int(p.high), name=p.name))
         else:
@@ -123,5 +162,7 @@ def normalise(space: Space, params: dict[str, Any]) -> dict[str, Any]:
     for p in space.params:
         v = params[p.name]
         v = v.item() if hasattr(v, "item") else v
+        if p.kind == "ord":
+            v = p.choices[min(len(p.choices) - 1, max(0, int(round(v))))]
         out[p.name] = int(round(v)) if p.kind == "int" else v
     return out

@@ -18,9 +18,13 @@ def build_report(store: ResultStore) -> dict[str, int]:
     """Compute every derived table from the store's runs and searches; returns row counts."""
     from bench.report.hpo import hpo_claims, hpo_paper_rows, method_stats, rank_test
     from bench.report.paper import paper_results
+    from bench.report.tabular import TABLE_STUDIES, replay_trials, tabular_claims, tabular_tables
 
     tables: dict[str, pd.DataFrame] = {}
     searches = store.table("searches") if store.has_table("searches") else pd.DataFrame()
+    if "benchmark" in searches:  # replays against the table are reported on their own
+        searches = searches[searches["benchmark"] != "tabular"]
+    replays = replay_trials(store)
     if not searches.empty:
         tables["hpo_methods"] = method_stats(searches)
         tables["hpo_rank_test"] = rank_test(searches)
@@ -34,14 +38,19 @@ def build_report(store: ResultStore) -> dict[str, int]:
             epochs = pd.DataFrame(columns=["run_id", "epoch", "split", "metric", "value"])
     if "profile" not in runs:
         runs["profile"] = None
+    tables.update(tabular_tables(store, runs, epochs))
+    runs = runs[~runs["study"].isin(TABLE_STUDIES)]
     scored = scores(runs, epochs)
     tables["scores"] = scored
     tables["levels"] = level_stats(scored)
     tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
     claims = verdicts(tables["levels"], scored, runs, epochs)
     paper = paper_vs_measured(runs, epochs, scored)
+    tabular = tabular_claims(replays) if not replays.empty else {}
+    if not searches.empty or tabular:
+        claims = pd.concat([claims, pd.DataFrame(hpo_claims(searches, tabular))],
+                           ignore_index=True)
     if not searches.empty:
-        claims = pd.concat([claims, pd.DataFrame(hpo_claims(searches))], ignore_index=True)
         paper = pd.concat([paper, pd.DataFrame(hpo_paper_rows(searches, paper_results()))],
                           ignore_index=True)
     tables["claims"] = claims

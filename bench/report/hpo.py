@@ -52,10 +52,25 @@ def rank_test(searches: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def hpo_claims(searches: pd.DataFrame) -> list[dict]:
-    """Verdicts for the HPO papers' claims."""
+def hpo_claims(searches: pd.DataFrame, tabular: dict | None = None) -> list[dict]:
+    """Verdicts for the HPO papers' claims: from the tabular benchmark where it decides them
+    (``tabular``: claim id -> (verdict, evidence)), otherwise from the live searches; the
+    evidence names which."""
+    out = [row | _from_table(row, tabular or {}) for row in _live_claims(searches)]
+    return out
+
+
+def _from_table(row: dict, tabular: dict) -> dict:
+    if row["claim_id"] not in tabular:
+        return {"evidence": f"live searches: {row['evidence']}"}
+    verdict, evidence = tabular[row["claim_id"]]
+    return {"verdict": verdict, "evidence": f"{evidence}. Live searches: {row['evidence']}"}
+
+
+def _live_claims(searches: pd.DataFrame) -> list[dict]:
     out = []
-    ok = searches[(searches["status"] == "ok") & (searches["study"] == "hpo")]
+    ok = searches[(searches["status"] == "ok") & (searches["study"] == "hpo")] \
+        if not searches.empty else searches
 
     def verdict(cid: str, source: str, text: str, v: str, ev: str) -> dict:
         return {"claim_id": cid, "source": source, "claim": text, "study": "hpo",

@@ -71,7 +71,9 @@ class ResultSet:
 
 TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "trials",
           "perf", "derived/levels", "derived/claims", "derived/paper_vs_measured",
-          "derived/scores", "derived/pairwise")
+          "derived/scores", "derived/pairwise", "derived/hpo_methods", "derived/hpo_rank_test",
+          "derived/hpo_table", "derived/hpo_anytime", "derived/hpo_anytime_time",
+          "derived/hpo_overhead", "derived/hpo_tabular_ranks")
 
 
 def load_result_set(root: Path) -> ResultSet:
@@ -387,8 +389,18 @@ def _set_for(sets: list[ResultSet], study: str) -> ResultSet | None:
 
 
 def _set_for_hpo(sets: list[ResultSet]) -> ResultSet | None:
-    with_trials = [s for s in sets if not s.get("trials").empty]
-    return max(with_trials, key=lambda s: len(s.get("trials")), default=None)
+    """The set with the most live (trained) HPO trials."""
+    from bench.site.hpo_page import _live
+
+    with_trials = [s for s in sets if not _live(s.get("trials")).empty]
+    return max(with_trials, key=lambda s: len(_live(s.get("trials"))), default=None)
+
+
+def _set_for_table(sets: list[ResultSet]) -> ResultSet | None:
+    """The set with the most complete tabular benchmark (replays first, then table size)."""
+    with_table = [s for s in sets if not s.get("derived/hpo_table").empty]
+    return max(with_table, key=lambda s: (len(s.get("derived/hpo_tabular_ranks")),
+                                          len(s.get("derived/hpo_table"))), default=None)
 
 
 def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
@@ -399,7 +411,7 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
             study_page(w, _set_for(sets, study.name) or primary, study)
     from bench.site.hpo_page import hpo_page
 
-    hpo_page(w, _set_for_hpo(sets) or primary)
+    hpo_page(w, _set_for_hpo(sets) or primary, _set_for_table(sets))
     claims_page(w, sets)
     speed_page(w, sets)
     result_sets_page(w, sets)

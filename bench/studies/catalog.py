@@ -216,3 +216,50 @@ REGISTRY.add(Study(
     description="Filters (32) and optimizer (Adam) are not given in the paper.",
     profile_caps={"paper": {"seeds": 3}},
 ))
+
+
+#: the tabular HPO benchmark: every point of the grid trained for real at one fidelity
+TABLE_FIDELITY = {**HPO_BASE, "epochs": 1, "fraction": 0.2, "test_fraction": 0.2,
+                  "score_fraction": 1.0}
+_FIXED_FIDELITY = {"data_scale": 1.0, "epoch_scale": 1.0, "max_epochs": None,
+                   "test_fraction": 1.0}
+
+
+def _grid_levels() -> tuple[dict, ...]:
+    from bench.hpo.space import HPO_LIBS_GRID, grid_points, point_label, to_run_settings
+
+    return tuple({"label": point_label(p), **to_run_settings(HPO_LIBS_GRID, p)}
+                 for p in grid_points(HPO_LIBS_GRID))
+
+
+REGISTRY.add(Study(
+    name="hpo_table",
+    title="The tabular HPO benchmark: 1,080 CNNs of the mnist_cnn_hpo_libs space, trained",
+    source="mnist_cnn_hpo_libs",
+    kind="table",
+    base=TABLE_FIDELITY,
+    factors=(Factor("config", _grid_levels()),),
+    hpo={"space": "mnist_cnn_hpo_libs_grid"},
+    description="Every grid point trained for 1 epoch on 20 % of MNIST (12,000 images, the first "
+    "10 % of them held out for validation), batch 128, two seeds so that the noise is known; "
+    "the same fidelity under every profile except smoke.",
+    profile_caps={"smoke": {"seeds": 2}, "quick": {**_FIXED_FIDELITY, "seeds": 2},
+                  "paper": {**_FIXED_FIDELITY, "seeds": 2},
+                  "full": {**_FIXED_FIDELITY, "seeds": 3}},
+    in_all=("paper", "full"),
+))
+
+REGISTRY.add(Study(
+    name="hpo_tabular",
+    title="Every HPO algorithm against the tabular benchmark (100 trials x 20 seeds)",
+    source="mnist_cnn_hpo_libs",
+    kind="tabular",
+    base=TABLE_FIDELITY,
+    hpo={"table": "hpo_table", "space": "mnist_cnn_hpo_libs_grid", "trials": 100, "seeds": 20,
+         "methods": "all"},
+    description="A trial looks up the validation accuracy one of the table's seeds recorded for "
+    "the proposed configuration (which seed: drawn by the search's seed) and its training time, "
+    "so a search measures the library, not the training noise of one run.",
+    profile_caps={"smoke": {"hpo_trials": 12, "hpo_seeds": 2}},
+    in_all=("paper", "full"),
+))

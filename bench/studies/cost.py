@@ -40,9 +40,19 @@ def run_seconds(spec: RunSpec) -> float:
     return RUN_OVERHEAD_S + spec.epochs * per_epoch
 
 
+#: mean suggest time of one replayed trial over every algorithm (100-trial searches; skopt's
+#: GP and Hyperopt's ATPE dominate)
+REPLAY_TRIAL_S = 0.5
+
+
 def estimate(study: Study, profile: Profile, seeds: int | None = None) -> tuple[int, float]:
     """(runs, seconds) for ``study`` under ``profile`` with ``seeds`` seeds (None: the
     profile's, after the study's caps)."""
+    if study.kind == "tabular":  # replays: no training, the libraries' own time only
+        from bench.hpo.tabular import plan
+
+        methods, trials, search_seeds = plan(study, profile, None)
+        return 0, len(methods) * len(search_seeds) * trials * REPLAY_TRIAL_S
     if study.kind == "hpo":
         from bench.hpo.cost import estimate_hpo
 

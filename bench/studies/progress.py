@@ -48,6 +48,16 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None) -> 
     rows = []
     for study in REGISTRY:
         planned, seconds = estimate(study, profile, seeds)
+        if study.kind == "tabular":
+            from bench.hpo.tabular import plan
+
+            methods, _, search_seeds = plan(study, profile, None)
+            planned_searches = len(methods) * len(search_seeds)
+            done, failed = searches.get(study.name, (0, 0))
+            per = seconds / planned_searches if planned_searches else 0.0
+            rows.append(StudyProgress(study.name, "searches", planned_searches, done, failed,
+                                      per * max(0, planned_searches - done)))
+            continue
         if study.kind == "hpo":
             from bench.hpo.runner import methods_for
 

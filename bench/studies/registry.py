@@ -117,11 +117,18 @@ class Study:
     curve: tuple[int, ...] = ()  # levels of ``epochs`` read from one long run
     inherits: dict[str, str] = field(default_factory=dict)  # upstream study -> paper's winner
     stages: tuple[Stage, ...] = ()  # growing search (architecture)
-    kind: str = "train"  # train | hpo
+    kind: str = "train"  # train | hpo | table (a grid of runs for the tabular HPO benchmark)
+    #                      | tabular (HPO searches replayed against a table)
     description: str = ""
     hpo: dict[str, Any] = field(default_factory=dict)  # space, trials, methods, target
     #: per-profile overrides of the profile's own scaling, e.g. {"quick": {"max_epochs": 8}}
     profile_caps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: profiles whose ``bench all`` runs this study (None: every profile); ``bench run``
+    #: runs it under any profile
+    in_all: tuple[str, ...] | None = None
+
+    def in_bench_all(self, profile: Profile) -> bool:
+        return self.in_all is None or profile.name in self.in_all
 
     def scaled(self, profile: Profile) -> Profile:
         """The profile with this study's caps applied."""

@@ -1,0 +1,195 @@
+"""The tabular HPO benchmark: every library's own loop, replayed against a trained grid.
+
+A table study (``kind="table"``) trains every point of a grid space for real, with several
+seeds. A tabular study then runs each (library, algorithm, seed) search against that table:
+a trial looks up the validation accuracy that one of the table's seeds recorded for the
+proposed point (which seed: drawn from the search's seed) and the time it took to train, so
+a 100-trial search costs the library's own suggest time plus milliseconds. Regret is taken
+against the table's optimum of the seed-mean validation accuracy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.hpo.space import SPACES, Space, grid_points, point_label
+from bench.studies.registry import Profile, Study
+
+
+@dataclass
+class Table:
+    """Per grid point: the validation/test accuracy and train time of each trained seed."""
+
+    space: Space
+    runs: pd.DataFrame  # label, seed, status, val_accuracy, test_accuracy, train_seconds
+
+    def __post_init__(self) -> None:
+        ok = self.runs[self.runs["status"] == "ok"]
+        self.by_label = {label: g for label, g in self.runs.groupby("label")}
+        means = ok.groupby("label")[["val_accuracy", "test_accuracy"]].mean()
+        self.val_mean = means["val_accuracy"].to_dict()
+        self.test_mean = means["test_accuracy"].to_dict()
+        self.optimum_label = max(self.val_mean, key=self.val_mean.get)
+        self.optimum = float(self.val_mean[self.optimum_label])
+
+    @classmethod
+    def from_runs(cls, runs: pd.DataFrame, study: str, profile: str, space: Space) -> Table:
+        """The table of ``study`` under ``profile`` from a runs table; a BenchError naming
+        what is missing unless every grid point has at least two trained seeds."""
+        needed = {"study", "profile", "level", "seed", "status"}
+        part = runs[(runs["study"] == study) & (runs["profile"] == profile)] \
+            if needed <= set(runs.columns) else pd.DataFrame(columns=sorted(needed))
+        labels = {point_label(p) for p in grid_points(space)}
+        seeds = part[part["status"].isin(("ok", "diverged"))].groupby("level")["seed"].nunique()
+        complete = {lv for lv, n in seeds.items() if n >= 2} & labels
+        if len(complete) < len(labels):
+            raise BenchError(f"the table {study} ({profile}) has {len(complete)} of "
+                             f"{len(labels)} grid points with two or more seeds; run "
+                             f"`bench run {study} --profile {profile}` first")
+        frame = pd.DataFrame({
+            "label": part["level"], "seed": part["seed"], "status": part["status"],
+            "val_accuracy": part["final_val_accuracy"], "test_accuracy": part["test_accuracy"],
+            "train_seconds": part["train_seconds"]})
+        return cls(space, frame[frame["label"].isin(labels)].reset_index(drop=True))
+
+    def lookup(self, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """One observation of ``params``: a recorded seed's run, drawn by ``rng``."""
+        label = point_label(params)
+        rows = self.by_label[label]
+        row = rows.iloc[int(rng.integers(len(rows)))]
+        ok = row["status"] == "ok" and math.isfinite(row["val_accuracy"])
+        return {"label": label, "status": "ok" if ok else str(row["status"]),
+                "score_accuracy": float(row["val_accuracy"]) if ok else None,
+                "test_accuracy": self.test_mean.get(label),
+                "val_mean": self.val_mean.get(label), "train_seconds": float(row["train_seconds"])}
+
+
+def replay(table: Table, library: str, algorithm: str, n_trials: int,
+           seed: int) -> list[dict[str, Any]]:
+    """Run one search of ``library:algorithm`` against ``table``; one row per trial with the
+    incumbent's regret and the simulated wall time (recorded train time + suggest time)."""
+    from bench.hpo.libraries import TrialLog, run_search
+
+    rng = np.random.default_rng([seed, 7919])  # which recorded seed a trial observes
+    looked_up: list[dict[str, Any]] = []
+
+    def evaluate(params: dict[str, Any]) -> dict[str, Any]:
+        entry = table.lookup(params, rng)
+        looked_up.append(entry)
+        return {"run": {**entry, "test_loss": None}}
+
+    log = TrialLog(table.space, evaluate, method=(library, algorithm))
+    run_search(library, algorithm, log, n_trials, seed, storage=None,
+               study_name=f"tabular-{library}-{algorithm}-{seed}")
+    rows, best, incumbent, clock = [], -math.inf, None, 0.0
+    for row, entry in zip(log.rows, looked_up, strict=True):
+        if row["objective"] is not None and row["objective"] > best:
+            best, incumbent = row["objective"], entry
+        clock += entry["train_seconds"] + row["suggest_seconds"]
+        inc_val = incumbent["val_mean"] if incumbent else None
+        rows.append({
+            "trial": row["trial"], "config": entry["label"], "status": row["status"],
+            "objective": row["objective"], "suggest_seconds": row["suggest_seconds"],
+            "train_seconds": entry["train_seconds"], "simulated_seconds": clock,
+            "proposed_by": row["proposed_by"], "incumbent": incumbent["label"] if incumbent
+            else None, "incumbent_val_mean": inc_val,
+            "incumbent_test_mean": incumbent["test_accuracy"] if incumbent else None,
+            "regret": table.optimum - inc_val if inc_val is not None else None})
+    return rows
+
+
+def search_key(study: str, table_profile: str, library: str, algorithm: str, seed: int,
+               n_trials: int) -> str:
+    blob = json.dumps([study, table_profile, library, algorithm, seed, n_trials])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def tabular_search(args: dict[str, Any]) -> dict[str, Any]:
+    """A unit of work (runs in an executor's worker): one replayed search as a record."""
+    table = Table(SPACES[args["space"]], pd.DataFrame(args["table"]))
+    started = time.time()
+    error, trials = None, []
+    try:
+        trials = replay(table, args["library"], args["algorithm"], args["trials"], args["seed"])
+    except Exception as exc:  # one library failing must not stop the others
+        error = f"{type(exc).__name__}: {exc}"
+    last = trials[-1] if trials else {}
+    common = {key: args[key] for key in ("search_id", "study", "library", "algorithm", "seed",
+                                         "profile", "space")}
+    common["method"] = f"{args['library']}:{args['algorithm']}"
+    common["benchmark"] = "tabular"
+    search = {**common, "table": args["table_study"],
+              "status": "failed" if error or not trials else "ok", "error": error,
+              "n_trials": len(trials), "final_regret": last.get("regret"),
+              "best_accuracy": last.get("incumbent_val_mean"),
+              "best_test_accuracy": last.get("incumbent_test_mean"),
+              "best_config": last.get("incumbent"), "table_optimum": table.optimum,
+              "table_optimum_config": table.optimum_label,
+              "suggest_seconds_total": sum(t["suggest_seconds"] for t in trials),
+              "simulated_seconds": last.get("simulated_seconds"), "started_at": started,
+              "wall_seconds": time.time() - started}
+    return {"search": search,
+            "trials": [{**common, "trial_key": f"{args['search_id']}-{t['trial']}", **t}
+                       for t in trials]}
+
+
+def plan(study: Study, profile: Profile, requested: str | None) -> tuple[list, int, list[int]]:
+    """(methods, trials, seeds) of a tabular study under ``profile``."""
+    from bench.hpo.runner import available, methods_for
+
+    caps = study.profile_caps.get(profile.name, {})
+    methods = [m for m in methods_for(study, "full", requested) if available(*m)]
+    seeds = list(range(caps.get("hpo_seeds", study.hpo["seeds"])))
+    return methods, caps.get("hpo_trials", study.hpo["trials"]), seeds
+
+
+def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -> None:
+    """Replay every (library, algorithm, seed) search not yet stored against the table."""
+    from bench.cli.progress import console
+    from bench.studies.catalog import REGISTRY
+
+    profile = runner.profile
+    methods, n_trials, seeds = plan(study, profile, extra.get("algorithms"))
+    space = SPACES[study.hpo["space"]]
+    table_study = REGISTRY.get(study.hpo["table"])
+    runner.store.compact()
+    runs = runner.store.table("runs") if runner.store.has_table("runs") else pd.DataFrame()
+    try:
+        table = Table.from_runs(runs, table_study.name, profile.name, space)
+    except BenchError as exc:
+        console.print(f"[yellow]{study.name}: skipped[/]: {exc}")
+        return
+    done = set() if runner.force else runner.store.completed("searches")
+    todo = []
+    for (lib, alg) in methods:
+        for seed in seeds:
+            sid = search_key(study.name, profile.name, lib, alg, seed, n_trials)
+            if sid not in done:
+                todo.append({"search_id": sid, "study": study.name, "library": lib,
+                             "algorithm": alg, "seed": seed, "profile": profile.name,
+                             "space": space.name, "trials": n_trials,
+                             "table_study": table_study.name,
+                             "table": table.runs.to_dict("list")})
+    total = len(methods) * len(seeds)
+    runner.outcome.skipped += total - len(todo)
+    runner.reporter.start(study.name, total, total - len(todo))
+    for record in runner.executor.map_calls(tabular_search, todo, stop=lambda: stop.stop):
+        search = record["search"]
+        runner.store.write_record("searches", search["search_id"], record)
+        runner.outcome.ran[f"search {search['status']}"] += 1
+        if search["status"] == "failed":
+            runner.outcome.failed.append({"status": "failed", "study": study.name,
+                                          "run_id": search["search_id"],
+                                          "error": search["error"]})
+        runner.reporter.advance({"search": {**search, "study": study.name}})
+    if stop.stop:
+        runner.outcome.interrupted = True

@@ -1,0 +1,236 @@
+"""The tabular HPO benchmark's report: the table, anytime regret, ranks, overhead, checks.
+
+Every statistic is over search seeds (the blocks): medians with percentile-bootstrap bands,
+final ranks with a Friedman test and Nemenyi's critical difference, and a normalised score
+(0 = the table's optimum, 1 = the mean final regret of random search at the same budget).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.store import ResultStore
+from bench.studies import REGISTRY
+
+#: studies whose runs form a table, not levels to compare
+TABLE_STUDIES = [s.name for s in REGISTRY if s.kind == "table"]
+RANDOM_METHODS = ("optuna:random", "hyperopt:rand", "scikit-optimize:random")
+#: the papers' default algorithm of each library (the ones their claims are about)
+DEFAULTS = ("optuna:tpe", "hyperopt:tpe", "scikit-optimize:gp")
+BOOTSTRAP = 1000
+
+
+def table_points(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (table study, profile, grid point): seed-mean and SD of the validation
+    accuracy, test accuracy and train time."""
+    part = runs[runs["study"].isin(TABLE_STUDIES)]
+    if part.empty:
+        return pd.DataFrame()
+    part = part.assign(ok=part["status"] == "ok")
+    rows = []
+    for (study, profile, level), g in part.groupby(["study", "profile", "level"]):
+        ok = g[g["ok"]]
+        val = ok["final_val_accuracy"].astype(float)
+        rows.append({"study": study, "profile": profile, "config": level, "seeds": len(g),
+                     "seeds_ok": len(ok), "val_mean": val.mean(),
+                     "val_sd": val.std(ddof=1) if len(ok) > 1 else np.nan,
+                     "test_mean": ok["test_accuracy"].astype(float).mean(),
+                     "train_seconds_mean": g["train_seconds"].astype(float).mean()})
+    out = pd.DataFrame(rows)
+    out["rank"] = out.groupby(["study", "profile"])["val_mean"].rank(ascending=False,
+                                                                     method="min")
+    return out.sort_values(["study", "profile", "rank"]).reset_index(drop=True)
+
+
+def _median_band(values: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile-bootstrap 95 % band of the median over axis 0 (seeds), per column."""
+    if len(values) < 2:
+        return values[0], values[0]
+    res = stats.bootstrap((values,), np.median, axis=0, vectorized=True,
+                          n_resamples=BOOTSTRAP, method="percentile",
+                          random_state=np.random.default_rng(seed))
+    return res.confidence_interval.low, res.confidence_interval.high
+
+
+def _regret_matrix(trials: pd.DataFrame, column: str = "regret") -> pd.DataFrame:
+    """seed x trial matrix of one method's ``column``."""
+    return trials.pivot_table(index="seed", columns="trial", values=column).sort_index(axis=1)
+
+
+def anytime(trials: pd.DataFrame) -> pd.DataFrame:
+    """Median simple regret (with a bootstrap band) after each trial, per method."""
+    rows = []
+    for (study, profile, method), g in trials.groupby(["study", "profile", "method"]):
+        matrix = _regret_matrix(g).dropna()
+        if matrix.empty:
+            continue
+        values = matrix.to_numpy(dtype=float)
+        low, high = _median_band(values)
+        for i, trial in enumerate(matrix.columns):
+            rows.append({"study": study, "profile": profile, "method": method,
+                         "trial": int(trial) + 1, "median_regret": float(np.median(values[:, i])),
+                         "low": float(low[i]), "high": float(high[i]),
+                         "mean_regret": float(values[:, i].mean()), "n": len(values)})
+    return pd.DataFrame(rows)
+
+
+def anytime_by_time(trials: pd.DataFrame, points: int = 40) -> pd.DataFrame:
+    """Median regret against simulated wall time (recorded train time + suggest time)."""
+    rows = []
+    for (study, profile), part in trials.groupby(["study", "profile"]):
+        top = float(part["simulated_seconds"].max())
+        bottom = max(float(part["simulated_seconds"].min()), 1e-3)
+        grid = np.geomspace(bottom, top, points)
+        for method, g in part.groupby("method"):
+            curves = []
+            for _, s in g.groupby("seed"):
+                s = s.sort_values("trial")
+                at = np.searchsorted(s["simulated_seconds"].to_numpy(), grid, side="right") - 1
+                regret = s["regret"].to_numpy(dtype=float)
+                curves.append(np.where(at >= 0, regret[np.clip(at, 0, None)], np.nan))
+            values = np.array(curves)
+            for i, t in enumerate(grid):
+                col = values[:, i]
+                if np.isnan(col).any():  # not every seed has a trial yet
+                    continue
+                rows.append({"study": study, "profile": profile, "method": method,
+                             "seconds": float(t), "median_regret": float(np.median(col)),
+                             "n": len(col)})
+    return pd.DataFrame(rows)
+
+
+def overhead(trials: pd.DataFrame) -> pd.DataFrame:
+    """Median suggest time (the library's own time) per trial number, per method."""
+    g = trials.groupby(["study", "profile", "method", "trial"])["suggest_seconds"]
+    out = g.median().rename("median_suggest_seconds").reset_index()
+    out["trial"] = out["trial"] + 1
+    return out
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
+    """Nemenyi's critical difference of mean ranks for ``k`` methods over ``n`` blocks."""
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n)))
+
+
+def final_ranks(searches: pd.DataFrame, at_trial: int | None,
+                trials: pd.DataFrame) -> pd.DataFrame:
+    """Per method: mean rank of the regret after ``at_trial`` trials (None: the last) over
+    seeds, normalised score, Friedman p-value and the critical difference (same per study)."""
+    rows = []
+    for (study, profile), part in trials.groupby(["study", "profile"]):
+        last = part["trial"].max() if at_trial is None else at_trial - 1
+        at = part[part["trial"] == last]
+        table = at.pivot_table(index="seed", columns="method", values="regret").dropna()
+        if table.empty:
+            continue
+        ranks = table.rank(axis=1, method="average")
+        random_cols = [c for c in table.columns if c in RANDOM_METHODS]
+        baseline = float(table[random_cols].to_numpy().mean()) if random_cols else np.nan
+        k, n = table.shape[1], table.shape[0]
+        friedman = (stats.friedmanchisquare(*[table[c] for c in table.columns]).pvalue
+                    if k >= 3 and n >= 2 else np.nan)
+        cd = nemenyi_cd(k, n) if k >= 2 else np.nan
+        for method in table.columns:
+            score = table[method] / baseline if baseline > 0 else table[method] * np.nan
+            rows.append({"study": study, "profile": profile, "method": method,
+                         "trials": int(last) + 1, "seeds": n, "mean_rank": ranks[method].mean(),
+                         "median_regret": table[method].median(),
+                         "mean_regret": table[method].mean(),
+                         "normalised_score": float(score.mean()),
+                         "friedman_p": friedman, "critical_difference": cd})
+    out = pd.DataFrame(rows)
+    return out.sort_values(["study", "profile", "trials", "mean_rank"]).reset_index(drop=True) \
+        if not out.empty else out
+
+
+def replay_trials(store: ResultStore) -> pd.DataFrame:
+    """The trials of replays against a table (empty when there are none)."""
+    if not store.has_table("trials"):
+        return pd.DataFrame()
+    trials = store.table("trials")
+    if "benchmark" not in trials:
+        return pd.DataFrame()
+    return trials[trials["benchmark"] == "tabular"].dropna(subset=["regret"])
+
+
+def tabular_tables(store: ResultStore, runs: pd.DataFrame,
+                   epochs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Derived tables of the tabular benchmark (none until its studies have results)."""
+    out: dict[str, pd.DataFrame] = {}
+    points = table_points(runs) if "study" in runs else pd.DataFrame()
+    if not points.empty:
+        out["hpo_table"] = points
+    trials = replay_trials(store)
+    if trials.empty:
+        return out
+    out["hpo_anytime"] = anytime(trials)
+    out["hpo_anytime_time"] = anytime_by_time(trials)
+    out["hpo_overhead"] = overhead(trials)
+    budgets = [b for b in (10, None) if b is None or b <= trials["trial"].max() + 1]
+    out["hpo_tabular_ranks"] = pd.concat([final_ranks(None, b, trials) for b in budgets],
+                                         ignore_index=True)
+    return out
+
+
+TIME_MARGIN = math.log(1.1)  # "faster" must be at least 10 % faster (on the log scale)
+
+
+def _paired_family(at: pd.DataFrame, column: str, subject: str, others: list[str],
+                   margin: float, transform=None) -> list[tuple[str, object, str]]:
+    """Seed-paired comparisons of ``subject`` against each of ``others`` on ``column`` where
+    smaller is better: d = other - subject (> 0: subject better)."""
+    from bench.report.paired import compare, outcomes
+
+    wide = at.pivot_table(index="seed", columns="method", values=column)
+    if transform is not None:
+        wide = transform(wide)
+    comps = [compare((wide[o] - wide[subject]).to_numpy(), margin) for o in others]
+    return list(zip(others, comps, outcomes(comps), strict=True))
+
+
+def _verdict(family: list[tuple[str, object, str]]) -> str:
+    from bench.report.paired import seeds_needed
+
+    results = [o for _, _, o in family]
+    if all(o == "better" for o in results):
+        return "confirmed"
+    if any(o == "worse" for o in results):
+        return "not confirmed"
+    if all(o == "equivalent" for o in results):
+        return "tied"
+    needed = max((seeds_needed(c, len(family)) or 0) for _, c, o in family if o != "better")
+    return f"undecidable (needs ≈{needed} seeds)" if needed else "undecidable"
+
+
+def tabular_claims(trials: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """claim id -> (verdict, evidence) from the replays of the libraries' default algorithms
+    (Optuna TPE, Hyperopt TPE, scikit-optimize GP) at the end of their budget."""
+    part = trials[trials["method"].isin(DEFAULTS)]
+    if part.empty or part["method"].nunique() < len(DEFAULTS):
+        return {}
+    last = part.groupby("method")["trial"].max().min()
+    at = part[part["trial"] == last]
+    n = int(at.groupby("method")["seed"].nunique().min())
+    if n < 3:
+        return {}
+    where = (f"tabular benchmark, {int(last) + 1} trials x {n} seeds against 1,080 trained "
+             "CNNs, paired by seed")
+    out = {}
+    acc = _paired_family(at, "regret", "hyperopt:tpe", ["optuna:tpe", "scikit-optimize:gp"],
+                         0.005)
+    ev = "; ".join(f"regret of {o} minus hyperopt:tpe {c.mean:+.4f} "
+                   f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] ({r})" for o, c, r in acc)
+    out["hpo_hyperopt_most_accurate"] = (_verdict(acc), f"{where}: {ev}")
+    speed = _paired_family(at, "simulated_seconds", "optuna:tpe",
+                           ["hyperopt:tpe", "scikit-optimize:gp"], TIME_MARGIN,
+                           transform=np.log)
+    ev = "; ".join(f"{o} takes x{math.exp(c.mean):.2f} the time of optuna:tpe ({r})"
+                   for o, c, r in speed)
+    out["hpo_optuna_fastest"] = (_verdict(speed), f"{where}, simulated time = recorded "
+                                 f"training + measured suggest time: {ev}")
+    return out
