@@ -144,6 +144,17 @@ class LocalExecutor:
                                                            self._options_dict()),
                             self.workers, _wait_futures)
 
+    def map_tasks(self, fn: Any, items: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """Results of ``fn(item, options)`` as they finish, each call one unit of work (an
+        HPO search); ``fn`` must be importable by name, ``item`` picklable."""
+        if self.workers == 1:
+            for item in items:
+                yield fn(item, self._options_dict())
+            return
+        pool = self._ensure_pool()
+        yield from windowed(items, lambda i: pool.submit(fn, i, self._options_dict()),
+                            self.workers, _wait_futures)
+
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             ctx = mp.get_context("spawn")
