@@ -229,6 +229,16 @@ def _pg_binary(name: str) -> str | None:
     return found if isinstance(found, str) else (found[-1] if found else None)
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -240,11 +250,14 @@ def postgres_url():
     """A PostgreSQL server of its own in a temporary folder (as ``postgres`` when root)."""
     initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql; .ci/run "
-                    "installs them)")
+        pytest.fail("PostgreSQL server binaries are not installed (apt-get install "
+                    "postgresql); .ci/run installs them")
     as_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
     if os.geteuid() == 0:  # the server refuses to run as root
+        if shutil.which("runuser") is None or not _user_exists("postgres"):
+            pytest.fail("running as root needs the 'postgres' user (Debian's postgresql "
+                        "package creates it) and runuser")
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
     data, port = folder / "data", _free_port()
@@ -338,3 +351,7 @@ def test_bad_optuna_storage_exits_2_without_writing(tmp_path: Path) -> None:
         assert out.returncode == 2, out.stderr[-2000:]
         assert "--optuna-storage" in out.stderr and len(out.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "R").exists()
+    out = bench("all", "--profile", "smoke", "--results", str(tmp_path / "R"), "--no-site",
+                "--optuna-storage", "not a url")
+    assert out.returncode == 2 and "--optuna-storage" in out.stderr
+    assert not (tmp_path / "R").exists()

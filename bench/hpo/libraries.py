@@ -136,9 +136,9 @@ def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
         storage = optuna.storages.RDBStorage(storage)
     if fresh and storage is not None and study_name in optuna.get_all_study_names(storage):
         optuna.delete_study(study_name=study_name, storage=storage)
-    study = optuna.create_study(direction="maximize", storage=storage, study_name=study_name,
-                                load_if_exists=True)
-    log.resume(_finished_rows(study))
+    if storage is not None:  # resume: the trials this search finished before
+        log.resume(_finished_rows(optuna.create_study(
+            direction="maximize", storage=storage, study_name=study_name, load_if_exists=True)))
     # QMC continues its own sequence from the storage; random streams are re-seeded
     fresh_seed = resume_seed(seed, log.resumed)
     samplers = {
@@ -151,7 +151,8 @@ def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
             seed=seed, warn_independent_sampling=False,
             independent_sampler=optuna.samplers.RandomSampler(seed=fresh_seed)),
     }
-    study.sampler = samplers[algorithm]()
+    study = optuna.create_study(direction="maximize", sampler=samplers[algorithm](),
+                                storage=storage, study_name=study_name, load_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
         value = log(suggest_optuna(trial, log.space))
@@ -174,10 +175,10 @@ def _finished_rows(study: Any) -> list[dict[str, Any]]:
     for trial in study.get_trials(deepcopy=False):
         row = trial.user_attrs.get(ROW_ATTR)
         if trial.state == TrialState.RUNNING:
-            ok = row is not None and row.get("objective") is not None
-            study._storage.set_trial_state_values(
-                trial._trial_id, TrialState.COMPLETE if ok else TrialState.FAIL,
-                [row["objective"]] if ok else None)
+            if row is not None and row.get("objective") is not None:
+                study.tell(trial.number, row["objective"])
+            else:
+                study.tell(trial.number, state=TrialState.FAIL)
         if row is not None:
             rows.append(row)
     return rows
