@@ -223,6 +223,19 @@ def test_two_workers_run_searches_in_parallel_processes(real_data_dir: Path,
     assert again.returncode == 0 and "ran:" not in again.stderr
 
 
+@pytest.mark.slow
+def test_ray_runs_one_task_per_search(real_data_dir: Path, tmp_path: Path) -> None:
+    results = tmp_path / "ray"
+    out = bench("run", "hpo", "--profile", "smoke", "--results", str(results), "--executor",
+                "ray", "--workers", "2", "--algorithms", "skopt:random")
+    assert out.returncode == 0, out.stderr[-3000:]
+    searches = pd.read_parquet(results / "searches.parquet")
+    assert len(searches) == 4 and (searches["status"] == "ok").all()
+    assert (searches["n_trials"] == 2).all()
+    assert searches["worker_pid"].nunique() >= 2  # Ray worker processes, not the driver
+    assert not (results / "partial").exists()  # trials kept only until the search is stored
+
+
 # ----------------------------------------------------------------------------- PostgreSQL
 def _pg_binary(name: str) -> str | None:
     found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))

@@ -67,6 +67,8 @@ class PartialTrials:
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.folder.parent.rmdir()  # ``partial/`` itself once no search is pending
 
 
 def optuna_study_name(store_name: str, study: str, library: str, algorithm: str, sid: str,
