@@ -151,17 +151,16 @@ class LocalExecutor:
                                                            self._options_dict()),
                             self.workers, _wait_futures)
 
-    def map_calls(self, fn: Any, items: Iterable[Any],
-                  stop: Any = lambda: False) -> Iterator[Any]:
-        """``fn(item)`` for each item as a unit of work (a picklable module-level ``fn``),
-        results as they finish; no new item starts once ``stop()`` is true."""
-        pending = until_stopped(items, stop)
+    def map_tasks(self, fn: Any, items: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """Results of ``fn(item, options)`` as they finish, each call one unit of work (an
+        HPO search); ``fn`` must be importable by name, ``item`` picklable."""
         if self.workers == 1:
-            yield from (fn(item) for item in pending)
+            for item in items:
+                yield fn(item, self._options_dict())
             return
         pool = self._ensure_pool()
-        yield from windowed(pending, lambda item: pool.submit(fn, item), self.workers,
-                            _wait_futures)
+        yield from windowed(items, lambda i: pool.submit(fn, i, self._options_dict()),
+                            self.workers, _wait_futures)
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:

@@ -25,6 +25,13 @@ def _train_remote(spec_dict: dict[str, Any], options_dict: dict[str, Any],
     return engine.run(RunSpec.from_dict(spec_dict), EngineOptions(**options_dict))
 
 
+def _call_remote(fn: Any, item: Any, options_dict: dict[str, Any],
+                 env: dict[str, str]) -> dict[str, Any]:
+    os.environ.update(env)
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    return fn(item, options_dict)
+
+
 class RayExecutor:
     """Submits every spec as a Ray task (``num_cpus=1``, ``num_gpus=gpus_per_run``)."""
 
@@ -49,11 +56,25 @@ class RayExecutor:
                 ray.init(num_cpus=max(1, workers), **kwargs)
         self._remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(
             _train_remote)
+        self._call = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(
+            _call_remote)
 
     def map(self, specs: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        options, env = self._options_env()
+        yield from self._windowed(specs, lambda s: self._remote.remote(s.to_dict(), options,
+                                                                        env))
+
+    def map_tasks(self, fn: Any, items: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """``fn(item, options)`` as one Ray task per item (an HPO search with all its trials)."""
+        options, env = self._options_env()
+        yield from self._windowed(items, lambda i: self._call.remote(fn, i, options, env))
+
+    def _options_env(self) -> tuple[dict[str, Any], dict[str, str]]:
         options = asdict(self.options) if self.options is not None else {}
-        env = {k: v for k, v in os.environ.items()
-                   if k.startswith(("BENCH_", "KERAS_", "TF_"))}
+        env = {k: v for k, v in os.environ.items() if k.startswith(("BENCH_", "KERAS_", "TF_"))}
+        return options, env
+
+    def _windowed(self, items: Iterable[Any], submit: Any) -> Iterator[dict[str, Any]]:
         from bench.executor import windowed
 
         window = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
@@ -62,23 +83,7 @@ class RayExecutor:
             done, rest = self._ray.wait(refs, num_returns=1)
             return [self._ray.get(done[0])], rest
 
-        yield from windowed(specs, lambda s: self._remote.remote(s.to_dict(), options, env),
-                            window, wait, cancel=self._ray.cancel)
-
-    def map_calls(self, fn: Any, items: Iterable[Any],
-                  stop: Any = lambda: False) -> Iterator[Any]:
-        """``fn(item)`` for each item as a Ray task, results as they finish."""
-        from bench.executor import until_stopped, windowed
-
-        remote = self._ray.remote(num_cpus=1, max_retries=0)(fn)
-        window = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
-
-        def wait(refs: list[Any]) -> tuple[list[Any], list[Any]]:
-            done, rest = self._ray.wait(refs, num_returns=1)
-            return [self._ray.get(done[0])], rest
-
-        yield from windowed(until_stopped(items, stop), lambda item: remote.remote(item),
-                            window, wait, cancel=self._ray.cancel)
+        yield from windowed(items, submit, window, wait, cancel=self._ray.cancel)
 
     def close(self) -> None:
         self._ray.shutdown()

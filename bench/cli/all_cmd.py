@@ -15,6 +15,7 @@ from bench.cli.common import (
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
+    OptunaStorageOpt,
     ResultsOpt,
     SeedsOpt,
     WorkersOpt,
@@ -40,6 +41,7 @@ def all_(
     gpus_per_run: float = GpusOpt,
     deterministic: bool = DeterministicOpt,
     epoch_loop: str = EpochLoopOpt,
+    optuna_storage: str = OptunaStorageOpt,
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
@@ -59,7 +61,8 @@ def all_(
                       f"--profile {profile}` adds it to the same result set")
     outcome = execute([s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results,
                       data_dir, workers, force, executor, address, gpus_per_run, command="all",
-                      deterministic=deterministic, epoch_loop=epoch_loop)
+                      deterministic=deterministic, epoch_loop=epoch_loop,
+                      optuna_storage=optuna_storage)
     if not no_site and not outcome.interrupted:
         from bench.site.build import build_site, default_result_dirs
 

@@ -35,6 +35,9 @@ AddressOpt = typer.Option(None, "--address", help="Ray cluster address (with --e
 GpusOpt = typer.Option(0.0, "--gpus-per-run", help="Fractional GPUs per Ray task")
 DeterministicOpt = typer.Option(False, "--deterministic", help="TensorFlow op determinism "
                                 "(turns XLA off; recorded; do not mix within a comparison)")
+OptunaStorageOpt = typer.Option(None, "--optuna-storage", help="HPO: keep Optuna's studies "
+                                "in this RDB (SQLAlchemy URL, e.g. postgresql+psycopg2://"
+                                "user@host/db) instead of the result set's journal file")
 EpochLoopOpt = typer.Option("auto", "--epoch-loop", help="auto | compiled (each epoch one XLA "
                             "program; TensorFlow MLPs) | keras (Keras' own fit loop)")
 
@@ -65,7 +68,8 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
             data_dir: Path | None, workers: int, force: bool, executor_name: str = "local",
             address: str | None = None, gpus_per_run: float = 0.0,
             command: str = "run", extra: dict[str, Any] | None = None,
-            deterministic: bool = False, epoch_loop: str = "auto") -> Outcome:
+            deterministic: bool = False, epoch_loop: str = "auto",
+            optuna_storage: str | None = None) -> Outcome:
     """Run ``studies`` into a result set; returns the outcome (the caller sets the exit code)."""
     profile = get_profile(profile_name)
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
@@ -76,6 +80,13 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     if data_dir is not None:
         os.environ["BENCH_DATA_DIR"] = str(data_dir)
     datasets = check_datasets(studies, data_dir)
+    extra = dict(extra or {})
+    shown_storage = None
+    if optuna_storage:
+        from bench.hpo.search import check_optuna_storage
+
+        shown_storage = check_optuna_storage(optuna_storage)
+        extra["optuna_storage"] = optuna_storage
     results = results or default_results(profile.name)
     store = ResultStore(results)
     from bench.executor import default_workers, make_executor
@@ -90,7 +101,10 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     session = {"id": uuid.uuid4().hex[:12], "command": command, "profile": profile.name,
                "seeds": n_seeds, "studies": [s.name for s in studies], "workers": workers,
                "executor": executor_name, "deterministic": deterministic,
-               "started": time.time(), **(extra or {})}
+               "started": time.time(), **{k: v for k, v in extra.items()
+                                          if k != "optuna_storage"}}
+    if shown_storage:
+        session["optuna_storage"] = shown_storage  # without its password
     env = environment()
     store.update_manifest(session=session, datasets=datasets, **env)
     planned, seconds = _plan_size(studies, profile, seeds)
@@ -110,11 +124,11 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                 if study.kind == "hpo":
                     from bench.hpo.runner import run_hpo_study
 
-                    run_hpo_study(study, runner, stop, extra or {})
+                    run_hpo_study(study, runner, stop, extra)
                 elif study.kind == "tabular":
                     from bench.hpo.tabular import run_tabular_study
 
-                    run_tabular_study(study, runner, stop, extra or {})
+                    run_tabular_study(study, runner, stop, extra)
                 else:
                     runner.run(study, stop)
     finally:

@@ -15,6 +15,7 @@ from bench.cli.common import (
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
+    OptunaStorageOpt,
     ProfileOpt,
     ResultsOpt,
     SeedsOpt,
@@ -43,6 +44,7 @@ def run(
     gpus_per_run: float = GpusOpt,
     deterministic: bool = DeterministicOpt,
     epoch_loop: str = EpochLoopOpt,
+    optuna_storage: str = OptunaStorageOpt,
 ) -> None:
     """Run STUDY... (or --config FILE) under a profile; stored runs are not run again."""
     from bench.studies import get_profile
@@ -58,5 +60,6 @@ def run(
     extra = {"algorithms": algorithms} if algorithms else {}
     outcome = execute(selected, profile, seeds, results, data_dir, workers, force, executor,
                       address, gpus_per_run, command="run", extra=extra,
-                      deterministic=deterministic, epoch_loop=epoch_loop)
+                      deterministic=deterministic, epoch_loop=epoch_loop,
+                      optuna_storage=optuna_storage)
     raise typer.Exit(exit_code(outcome))

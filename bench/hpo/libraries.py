@@ -6,6 +6,7 @@ The objective wrapper times every trial and the library's own time between trial
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import time
@@ -16,7 +17,17 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.hpo.space import Space, hyperopt_space, normalise, skopt_space, suggest_optuna
+from bench.hpo.space import (
+    Space,
+    hyperopt_space,
+    hyperopt_vals,
+    normalise,
+    skopt_space,
+    suggest_optuna,
+)
+
+#: Optuna user attribute holding a finished trial's row (how a search resumes from storage)
+ROW_ATTR = "bench_row"
 
 ALGORITHMS: dict[str, tuple[str, ...]] = {
     "optuna": ("tpe", "random", "cmaes", "gp", "qmc"),
@@ -24,6 +35,8 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
     "scikit-optimize": ("gp", "forest", "gbrt", "random"),
 }
 ALIASES = {"skopt": "scikit-optimize", "sklearn-optimize": "scikit-optimize"}
+
+
 #: trials proposed at random before the library's model takes over (set explicitly below so
 #: the label cannot drift from the library's default): Optuna TPE/GP 10, Hyperopt TPE 20,
 #: ATPE 10 (``max(10, log10 |space|)``), anneal 1 (no history yet), CMA-ES 1 (its
@@ -85,15 +98,28 @@ class TrialLog:
 
     def __init__(self, space: Space, evaluate: Callable[[dict[str, Any]], dict[str, Any]],
                  stop: Callable[[], bool] = lambda: False,
+                 on_row: Callable[[dict[str, Any]], None] | None = None,
                  method: tuple[str, str] | None = None) -> None:
         self.space = space
         self.method = method
         self.evaluate = evaluate
         self.stop = stop
+        self.on_row = on_row  # stores each finished trial at once (resume after a crash)
         self.rows: list[dict[str, Any]] = []
+        self.resumed = 0
         self.start = time.perf_counter()
         self._last_end = self.start
         self.best = -math.inf
+
+    def resume(self, rows: list[dict[str, Any]]) -> None:
+        """Start from trials finished earlier: numbered on, elapsed time continues."""
+        self.rows = [{**r, "trial": i} for i, r in enumerate(rows)]
+        self.resumed = len(self.rows)
+        scores = [r["objective"] for r in self.rows if r["objective"] is not None]
+        self.best = max(scores, default=-math.inf)
+        offset = self.rows[-1]["elapsed_seconds"] if self.rows else 0.0
+        self.start = time.perf_counter() - offset
+        self._last_end = time.perf_counter()
 
     def __call__(self, raw: dict[str, Any]) -> float:
         """The accuracy to maximise (NaN for a failed trial)."""
@@ -118,6 +144,8 @@ class TrialLog:
             "proposed_by": proposed_by(*self.method, len(self.rows)) if self.method else None,
         })
         self._last_end = ended
+        if self.on_row is not None:
+            self.on_row(self.rows[-1])
         return float(acc) if acc is not None else math.nan
 
     def loss(self, raw: dict[str, Any]) -> float:
@@ -126,42 +154,82 @@ class TrialLog:
         return 0.0 if math.isnan(acc) else -acc
 
 
+def resume_seed(seed: int, done: int) -> int:
+    """The seed of a search resumed after ``done`` trials (``seed`` itself when fresh)."""
+    if done == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, done]).generate_state(1)[0] % (2**31 - 1))
+
+
 def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
-               storage: Path | str | None, study_name: str) -> None:
+               storage: Path | str | None, study_name: str, fresh: bool = False) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    samplers = {
-        "tpe": lambda: optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=STARTUP_TRIALS[("optuna", "tpe")]),
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-        "cmaes": lambda: optuna.samplers.CmaEsSampler(
-            seed=seed, warn_independent_sampling=False,
-            n_startup_trials=STARTUP_TRIALS[("optuna", "cmaes")]),
-        "gp": lambda: optuna.samplers.GPSampler(
-            seed=seed, n_startup_trials=STARTUP_TRIALS[("optuna", "gp")]),
-        "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
-    }
-    sampler = samplers[algorithm]()
     if isinstance(storage, Path):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         storage.parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(storage)))
-    study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage,
-                                study_name=study_name, load_if_exists=True)
+    if isinstance(storage, str):
+        storage = optuna.storages.RDBStorage(storage)
+    if fresh and storage is not None and study_name in optuna.get_all_study_names(storage):
+        optuna.delete_study(study_name=study_name, storage=storage)
+    if storage is not None:  # resume: the trials this search finished before
+        log.resume(_finished_rows(optuna.create_study(
+            direction="maximize", storage=storage, study_name=study_name, load_if_exists=True)))
+    # QMC continues its own sequence from the storage; random streams are re-seeded
+    fresh_seed = resume_seed(seed, log.resumed)
+    samplers = {
+        "tpe": lambda: optuna.samplers.TPESampler(
+            seed=fresh_seed, n_startup_trials=STARTUP_TRIALS[("optuna", "tpe")]),
+        "random": lambda: optuna.samplers.RandomSampler(seed=fresh_seed),
+        "cmaes": lambda: optuna.samplers.CmaEsSampler(
+            seed=fresh_seed, warn_independent_sampling=False,
+            n_startup_trials=STARTUP_TRIALS[("optuna", "cmaes")]),
+        "gp": lambda: optuna.samplers.GPSampler(
+            seed=fresh_seed, n_startup_trials=STARTUP_TRIALS[("optuna", "gp")]),
+        "qmc": lambda: optuna.samplers.QMCSampler(
+            seed=seed, warn_independent_sampling=False,
+            independent_sampler=optuna.samplers.RandomSampler(seed=fresh_seed)),
+    }
+    study = optuna.create_study(direction="maximize", sampler=samplers[algorithm](),
+                                storage=storage, study_name=study_name, load_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
-        return log(suggest_optuna(trial, log.space))
+        value = log(suggest_optuna(trial, log.space))
+        row = {k: v.item() if hasattr(v, "item") else v for k, v in log.rows[-1].items()}
+        trial.set_user_attr(ROW_ATTR, row)  # stored before the trial is told
+        return value
 
-    study.optimize(objective, n_trials=n_trials, catch=(Exception,),
-                   callbacks=[lambda s, t: s.stop() if log.stop() else None])
+    if n_trials > log.resumed:
+        study.optimize(objective, n_trials=n_trials - log.resumed, catch=(Exception,),
+                       callbacks=[lambda s, t: s.stop() if log.stop() else None])
+
+
+def _finished_rows(study: Any) -> list[dict[str, Any]]:
+    """Rows of the trials ``study`` finished, in order. A trial left running by a killed
+    process (this one holds the search's claim, so no other process runs it) is closed:
+    told its stored result if its row was written, failed (and trained again) if not."""
+    from optuna.trial import TrialState
+
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        row = trial.user_attrs.get(ROW_ATTR)
+        if trial.state == TrialState.RUNNING:
+            if row is not None and row.get("objective") is not None:
+                study.tell(trial.number, row["objective"])
+            else:
+                study.tell(trial.number, state=TrialState.FAIL)
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 def run_hyperopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> None:
     from functools import partial
 
-    from hyperopt import STATUS_OK, Trials, anneal, atpe, fmin, rand, tpe
+    from hyperopt import STATUS_OK, anneal, atpe, fmin, rand, tpe
 
     algo = {"tpe": partial(tpe.suggest, n_startup_jobs=STARTUP_TRIALS[("hyperopt", "tpe")]),
             "rand": rand.suggest, "anneal": anneal.suggest, "atpe": atpe.suggest}[algorithm]
@@ -172,8 +240,40 @@ def run_hyperopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> Non
     def early_stop(_trials: Any, *args: Any) -> tuple[bool, tuple]:
         return log.stop(), args  # Ctrl-C: stop after the current trial
 
-    fmin(objective, hyperopt_space(log.space), algo=algo, max_evals=n_trials, trials=Trials(),
-         rstate=np.random.default_rng(seed), show_progressbar=False, early_stop_fn=early_stop)
+    if n_trials > log.resumed:
+        fmin(objective, hyperopt_space(log.space), algo=algo, max_evals=n_trials,
+             trials=_hyperopt_trials(log), rstate=np.random.default_rng(
+                 resume_seed(seed, log.resumed)),
+             show_progressbar=False, early_stop_fn=early_stop)
+
+
+def _hyperopt_trials(log: TrialLog) -> Any:
+    """A ``Trials`` holding the trials ``log`` resumed (fmin runs ``max_evals`` minus them)."""
+    from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials
+
+    trials = Trials()
+    rows = log.rows[:log.resumed]
+    if not rows:
+        return trials
+    tids = trials.new_trial_ids(len(rows))
+    miscs, results = [], []
+    for tid, row in zip(tids, rows, strict=True):
+        vals = hyperopt_vals(log.space, json.loads(row["params_json"]))
+        miscs.append({"tid": tid, "cmd": ("domain_attachment", "FMinIter_Domain"),
+                      "workdir": None, "idxs": {k: [tid] for k in vals},
+                      "vals": {k: [v] for k, v in vals.items()}})
+        loss = 0.0 if row["objective"] is None else -row["objective"]
+        results.append({"loss": loss, "status": STATUS_OK})
+    docs = trials.new_trial_docs(tids, [None] * len(rows), results, miscs)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # hyperopt's naive UTC
+    for doc, row in zip(docs, rows, strict=True):
+        ended = now - datetime.timedelta(seconds=rows[-1]["elapsed_seconds"]
+                                         - row["elapsed_seconds"])
+        doc.update(state=JOB_STATE_DONE, refresh_time=ended,  # ATPE reads both times
+                   book_time=ended - datetime.timedelta(seconds=row["trial_seconds"]))
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    return trials
 
 
 def run_skopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> None:
@@ -188,12 +288,23 @@ def run_skopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> None:
     def stopper(_result: Any) -> bool:
         return log.stop()
 
-    common = {"n_calls": n_trials, "random_state": seed, "callback": [stopper]}
-    initial = {"n_initial_points": min(STARTUP_TRIALS[("scikit-optimize", "gp")], n_trials)}
+    done = log.resumed
+    if done >= n_trials:
+        return
+    common: dict[str, Any] = {"n_calls": n_trials - done, "callback": [stopper],
+                              "random_state": resume_seed(seed, done)}
+    if done:  # the finished trials as x0/y0 (failed ones score as loss 0, as when they ran)
+        points = [json.loads(r["params_json"]) for r in log.rows[:done]]
+        common["x0"] = [[p[n] for n in names] for p in points]
+        common["y0"] = [0.0 if r["objective"] is None else -r["objective"]
+                        for r in log.rows[:done]]
+    startup = STARTUP_TRIALS[("scikit-optimize", "gp")]
+    initial = {"n_initial_points": max(0, min(startup, n_trials) - done)}
     if algorithm == "random":
         # dummy_minimize trips over scikit-learn >= 1.6 (it type-checks a None estimator);
-        # its sampler is skopt's Space.rvs, used here directly.
-        for point in skopt.space.Space(dims).rvs(n_trials, random_state=seed):
+        # its sampler is skopt's Space.rvs, used here directly (a resumed search skips the
+        # points it already evaluated).
+        for point in skopt.space.Space(dims).rvs(n_trials, random_state=seed)[done:]:
             objective(point)
             if log.stop():
                 break
@@ -227,10 +338,15 @@ def _gbrt_estimator(seed: int) -> Any:
 
 
 def run_search(library: str, algorithm: str, log: TrialLog, n_trials: int, seed: int,
-               storage: Path | str | None = None, study_name: str = "bench") -> None:
-    """Drive ``library``'s own loop for ``n_trials`` evaluations of ``log``."""
+               storage: Path | str | None = None, study_name: str = "bench",
+               fresh: bool = False) -> None:
+    """Drive ``library``'s own loop until ``log`` holds ``n_trials`` trials.
+
+    Optuna resumes from ``storage`` (``fresh``: its study is deleted first); Hyperopt and
+    scikit-optimize resume from the rows already in ``log`` (``TrialLog.resume``).
+    """
     if library == "optuna":
-        run_optuna(log, algorithm, n_trials, seed, storage, study_name)
+        run_optuna(log, algorithm, n_trials, seed, storage, study_name, fresh)
     elif library == "hyperopt":
         run_hyperopt(log, algorithm, n_trials, seed)
     else:

@@ -1,19 +1,32 @@
-"""Run an HPO study: (library, algorithm) x fraction x seed searches, one record each."""
+"""Run an HPO study: (library, algorithm) x cell x seed searches, one record each.
+
+Each search is one unit of work of the executor (``--workers N`` processes, or Ray): its
+trials train in the worker that runs it (``bench.hpo.search``). This process claims a search
+before submitting it, so two ``bench`` processes never run the same one, and is the only
+writer of its record (written atomically once the search ends).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from bench.errors import BenchError
-from bench.hpo.libraries import parse_methods, run_search
-from bench.hpo.space import SPACES, to_run_settings
-from bench.spec import RunSpec
+from bench.hpo.libraries import parse_methods
+from bench.hpo.search import (
+    DEFAULT_TARGET,
+    PartialTrials,
+    SearchTask,
+    optuna_study_name,
+    request_stop,
+    run_search_task,
+)
+from bench.hpo.space import SPACES
+from bench.store import FINAL_STATUSES
 from bench.studies.registry import Study
-
-DEFAULT_TARGET = 0.95
 
 
 def search_id(study: str, library: str, algorithm: str, fraction: str, seed: int,
@@ -22,19 +35,20 @@ def search_id(study: str, library: str, algorithm: str, fraction: str, seed: int
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def sampler_seed(seed: int, cell: int) -> int:
+    """The library's seed for training seed ``seed`` in grid cell ``cell``: its own per cell,
+    so that searches at different fractions do not try the same configurations."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, cell]).generate_state(1)[0] % (2**31 - 1))
+
+
 def methods_for(study: Study, profile_name: str, requested: str | None) -> list[tuple[str, str]]:
     if requested:
         return parse_methods(requested)
     if profile_name == "full":
         return parse_methods(study.hpo.get("methods_full", "all"))
     return parse_methods(study.hpo["methods"])
-
-
-def time_to_target(rows: list[dict[str, Any]], target: float) -> float | None:
-    for row in rows:
-        if row["best_so_far"] is not None and row["best_so_far"] >= target:
-            return row["elapsed_seconds"]
-    return None
 
 
 def available(library: str, algorithm: str) -> bool:
@@ -46,94 +60,132 @@ def available(library: str, algorithm: str) -> bool:
     return True
 
 
-def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -> None:
-    """Run every search of ``study`` not yet stored; each search is stored when it ends."""
-    from bench import engine
-
+def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
+                  stop_file: Any) -> list[SearchTask]:
+    """Every search of ``study`` under the runner's profile and seeds (stored or not)."""
     profile = runner.profile
     space = SPACES[study.hpo["space"]]
     n_trials = profile.hpo_trials or study.hpo.get("trials", 10)
     methods = methods_for(study, profile.name, extra.get("algorithms"))
-    cells = study.grid()
     seeds = runner.seeds if runner.seeds_overridden else list(range(profile.hpo_seeds))
-    plan = [(lib, alg, labels, changes, seed) for lib, alg in methods
-            for labels, changes in cells for seed in seeds]
     missing = {m for m in methods if not available(*m)}
     if missing:
         from bench.cli.progress import console
 
         console.print(f"{study.name}: skipping {', '.join(':'.join(m) for m in sorted(missing))}"
                       " (needs torch: pip install -e '.[gp]')")
-        plan = [p for p in plan if (p[0], p[1]) not in missing]
-    done = set() if runner.force else runner.store.completed("searches")
-    todo = []
-    for lib, alg, labels, changes, seed in plan:
-        sid = search_id(study.name, lib, alg, json.dumps(labels, sort_keys=True), seed,
-                        profile.name, {"trials": n_trials})
-        if sid not in done:
-            todo.append((sid, lib, alg, labels, changes, seed))
-    runner.outcome.skipped += len(plan) - len(todo)
-    runner.reporter.start(study.name, len(plan), len(plan) - len(todo))
-    options = getattr(runner.executor, "options", None) or engine.EngineOptions()
-    for sid, lib, alg, labels, changes, seed in todo:
+    url = extra.get("optuna_storage")
+    store = runner.store
+    tasks = []
+    for lib, alg in methods:
+        if (lib, alg) in missing:
+            continue
+        for cell, (labels, changes) in enumerate(study.grid()):
+            for seed in seeds:
+                library_seed = sampler_seed(seed, cell)
+                sid = search_id(study.name, lib, alg, json.dumps(labels, sort_keys=True), seed,
+                                profile.name, {"trials": n_trials, "sampler_seed": library_seed})
+                base = study.spec(profile, seed, changes, labels)
+                nominal = labels.get("fraction", str(study.base.get("fraction", 1.0)))
+                common = {
+                    "search_id": sid, "study": study.name, "library": lib, "algorithm": alg,
+                    "method": f"{lib}:{alg}", "fraction": base.fraction,
+                    "fraction_nominal": float(nominal), "epochs": base.epochs,
+                    "epochs_nominal": int(labels.get("epochs", study.base.get("epochs", 0))),
+                    "selection": "test" if base.selects_on_test else "validation", "seed": seed,
+                    "sampler_seed": library_seed, "profile": profile.name, "space": space.name,
+                    **{k: v for k, v in base.factors.items()
+                       if k not in ("fraction", "epochs", "factor", "level", "profile")
+                       and not k.endswith("_nominal")}}
+                tasks.append(SearchTask(
+                    search_id=sid, library=lib, algorithm=alg, seed=library_seed,
+                    n_trials=n_trials,
+                    space=space.name, spec=base.to_dict(), common=common,
+                    optuna_storage=url or store.path("optuna") / "journal.log",
+                    optuna_study=optuna_study_name(store.root.name, study.name, lib, alg, sid,
+                                                   external=bool(url)),
+                    partial_dir=store.path("partial") / sid, stop_file=stop_file,
+                    fresh=runner.force, target=study.hpo.get("target", DEFAULT_TARGET)))
+    return tasks
+
+
+def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -> None:
+    """Run every search of ``study`` not yet stored, in parallel on the runner's executor;
+    each search is stored when it ends, an interrupted one resumes on the next run."""
+    store = runner.store
+    stop_file = store.path("claims") / f"stop-{uuid.uuid4().hex}"
+    tasks = plan_searches(study, runner, extra, stop_file)
+    done = set() if runner.force else store.completed("searches")
+    todo = [t for t in tasks if t.search_id not in done]
+    runner.outcome.skipped += len(tasks) - len(todo)
+    runner.reporter.start(study.name, len(tasks), len(tasks) - len(todo))
+    if stop.stop:
+        runner.outcome.interrupted |= bool(todo)
+        return
+    callbacks = getattr(stop, "callbacks", None)
+
+    def on_stop() -> None:
+        request_stop(stop_file)
+
+    if callbacks is not None:
+        callbacks.append(on_stop)
+    held: dict[str, Any] = {}
+    try:
+        for record in _map(runner.executor, _claimed(todo, store, runner.force, stop, held)):
+            _store(record, runner, held)
+    finally:
+        for lock in held.values():
+            lock.release()
+        if callbacks is not None:
+            callbacks.remove(on_stop)
+        with contextlib.suppress(OSError):
+            stop_file.unlink()
+    if stop.stop:
+        runner.outcome.interrupted = True
+
+
+def _map(executor: Any, tasks: Iterator[SearchTask]) -> Iterator[dict[str, Any]]:
+    """Records of ``tasks`` as they finish: on the executor's workers, else in this process."""
+    if hasattr(executor, "map_tasks"):
+        yield from executor.map_tasks(run_search_task, tasks)
+        return
+    from dataclasses import asdict
+
+    options = getattr(executor, "options", None)
+    for task in tasks:
+        yield run_search_task(task, asdict(options) if options is not None else {})
+
+
+def _claimed(tasks: list[SearchTask], store: Any, force: bool, stop: Any,
+             held: dict[str, Any]) -> Iterator[SearchTask]:
+    """Searches this process claims (until its record is written); stops on Ctrl-C."""
+    for task in tasks:
         if stop.stop:
-            runner.outcome.interrupted = True
             return
-        base = study.spec(profile, seed, changes, labels)
+        lock = store.try_claim(f"search-{task.search_id}")
+        if lock is None:
+            continue  # another process runs it
+        if not force and store.status("searches", task.search_id) in FINAL_STATUSES:
+            lock.release()  # another process finished it meanwhile
+            continue
+        held[task.search_id] = lock
+        yield task
 
-        def evaluate(params: dict[str, Any], base: RunSpec = base) -> dict[str, Any]:
-            settings = to_run_settings(space, params)
-            spec = base.with_(**settings)
-            try:
-                spec.validate()
-            except BenchError as exc:
-                return {"run": {"status": "failed", "error": str(exc)}}
-            return engine.run(spec, options)
 
-        from bench.hpo.libraries import TrialLog
-
-        log = TrialLog(space, evaluate, stop=lambda: stop.stop, method=(lib, alg))
-        started = time.time()
-        error = None
-        try:
-            run_search(lib, alg, log, n_trials, seed,
-                       storage=runner.store.path("optuna") / "journal.log",
-                       study_name=f"{study.name}-{lib}-{alg}-{sid}-{int(started)}")
-        except Exception as exc:  # a library failing (e.g. a missing optional dependency)
-            error = f"{type(exc).__name__}: {exc}"
-        status = "failed" if error or not log.rows else (
-            "interrupted" if stop.stop and len(log.rows) < n_trials else "ok")
-        nominal = labels.get("fraction", str(study.base.get("fraction", 1.0)))
-        common = {"search_id": sid, "study": study.name, "library": lib, "algorithm": alg,
-                  "method": f"{lib}:{alg}", "fraction": base.fraction,
-                  "fraction_nominal": float(nominal), "epochs": base.epochs,
-                  "epochs_nominal": int(labels.get("epochs", study.base.get("epochs", 0))),
-                  "selection": "test" if base.selects_on_test else "validation", "seed": seed,
-                  "profile": profile.name, "space": space.name,
-                  **{k: v for k, v in base.factors.items()
-                     if k not in ("fraction", "epochs", "factor", "level", "profile")
-                     and not k.endswith("_nominal")}}
-        trials = [{**common, "trial_key": f"{sid}-{r['trial']}", **r} for r in log.rows]
-        oks = [r for r in log.rows if r["score_accuracy"] is not None]
-        best = max(oks, key=lambda r: r["score_accuracy"], default=None)
-        target = study.hpo.get("target", DEFAULT_TARGET)
-        search = {
-            **common, "status": status, "error": error, "n_trials": len(log.rows),
-            "n_failed": len(log.rows) - len(oks),
-            "best_accuracy": best["score_accuracy"] if best else None,
-            "best_test_accuracy": best["test_accuracy"] if best else None,
-            "best_test_loss": best["test_loss"] if best else None,
-            "best_params_json": best["params_json"] if best else None,
-            "optimization_seconds": log.rows[-1]["elapsed_seconds"] if log.rows else None,
-            "suggest_seconds_total": sum(r["suggest_seconds"] for r in log.rows),
-            "target_accuracy": target,
-            "time_to_target_seconds": time_to_target(log.rows, target),
-            "started_at": started,
-        }
-        if status != "interrupted":
-            runner.store.write_record("searches", sid, {"search": search, "trials": trials})
-        runner.outcome.ran[f"search {status}"] += 1
-        if status == "failed":
-            runner.outcome.failed.append({"status": "failed", "study": study.name,
-                                          "run_id": sid, "error": error or "no trial finished"})
-        runner.reporter.advance({"search": {**search, "study": study.name}})
+def _store(record: dict[str, Any], runner: Any, held: dict[str, Any]) -> None:
+    """Write a finished search (an interrupted one keeps its trials for the next run)."""
+    search = record["search"]
+    sid, status = search["search_id"], search["status"]
+    if status != "interrupted":
+        runner.store.write_record("searches", sid, record)
+        if status == "ok":
+            PartialTrials(runner.store.path("partial") / sid).clear()
+    lock = held.pop(sid, None)
+    if lock is not None:
+        lock.release()
+    runner.outcome.ran[f"search {status}"] += 1
+    if status == "failed":
+        runner.outcome.failed.append({"status": "failed", "study": search["study"],
+                                      "run_id": sid, "error": search["error"]
+                                      or "no trial finished"})
+    runner.reporter.advance({"search": search})

@@ -139,6 +139,15 @@ def hyperopt_space(space: Space) -> dict[str, Any]:
     return out
 
 
+def hyperopt_vals(space: Space, params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's parameters as Hyperopt stores them (a choice as its index), for resuming."""
+    out = {}
+    for p in space.params:
+        v = params[p.name]
+        out[p.name] = list(p.choices).index(v) if p.kind == "cat" else float(v)
+    return out
+
+
 def skopt_space(space: Space) -> list[Any]:
     from skopt.space import Categorical, Integer, Real
 

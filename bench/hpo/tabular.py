@@ -113,7 +113,7 @@ def search_key(study: str, table_profile: str, library: str, algorithm: str, see
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def tabular_search(args: dict[str, Any]) -> dict[str, Any]:
+def tabular_search(args: dict[str, Any], options: Any = None) -> dict[str, Any]:
     """A unit of work (runs in an executor's worker): one replayed search as a record."""
     table = Table(SPACES[args["space"]], pd.DataFrame(args["table"]))
     started = time.time()
@@ -182,7 +182,10 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
     total = len(methods) * len(seeds)
     runner.outcome.skipped += total - len(todo)
     runner.reporter.start(study.name, total, total - len(todo))
-    for record in runner.executor.map_calls(tabular_search, todo, stop=lambda: stop.stop):
+    from bench.executor import until_stopped
+
+    for record in runner.executor.map_tasks(tabular_search,
+                                            until_stopped(todo, lambda: stop.stop)):
         search = record["search"]
         runner.store.write_record("searches", search["search_id"], record)
         runner.outcome.ran[f"search {search['status']}"] += 1

@@ -56,10 +56,14 @@ class Outcome:
 
 
 class StopFlag:
-    """First Ctrl-C: finish the current run and stop; second Ctrl-C: stop now."""
+    """First Ctrl-C: finish the current run and stop; second Ctrl-C: stop now.
+
+    ``callbacks`` are called on the first Ctrl-C (HPO searches running in worker processes
+    are told to end after their current trial)."""
 
     def __init__(self) -> None:
         self.stop = False
+        self.callbacks: list[Callable[[], None]] = []
         self._previous: Any = None
 
     def __enter__(self) -> StopFlag:
@@ -73,6 +77,8 @@ class StopFlag:
         if self.stop:
             raise KeyboardInterrupt
         self.stop = True
+        for callback in self.callbacks:
+            callback()
 
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
