@@ -91,6 +91,17 @@ _PROBE = ("import json; from dataclasses import asdict; from bench.devices impor
           "backend_gpus_here as f; print(json.dumps([asdict(g) for g in f()]))")
 
 
+def probe_backend() -> list[Gpu]:
+    """:func:`backend_gpus_here` in a fresh interpreter; empty when it fails."""
+    env = {**os.environ, **GPU_SHARING_ENV}
+    try:
+        out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                             timeout=300, check=True, env=env).stdout
+        return [Gpu(**g) for g in json.loads(out.strip().splitlines()[-1])]
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError, TypeError):
+        return []
+
+
 @functools.lru_cache(maxsize=1)
 def detect() -> tuple[Gpu, ...]:
     """GPUs the backend will train on, asked in a subprocess (see the module docstring);
@@ -98,13 +109,7 @@ def detect() -> tuple[Gpu, ...]:
     smi = nvidia_smi_gpus()
     if not smi:
         return ()
-    env = {**os.environ, **GPU_SHARING_ENV}
-    try:
-        out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                             timeout=300, check=True, env=env).stdout
-        found = [Gpu(**g) for g in json.loads(out.strip().splitlines()[-1])]
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        found = []
+    found = probe_backend()
     by_name = {g["name"]: g["memory_gib"] for g in smi}
     return tuple(g if g.memory_gib else Gpu(g.index, g.name, by_name.get(g.name),
                                             g.compute_capability) for g in found)

@@ -31,10 +31,15 @@ def pin_worker(cores: list[int]) -> None:
             os.sched_setaffinity(0, set(cores))
 
 
+def available_cores() -> list[int]:
+    """The CPU cores this process may use."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(
+        range(os.cpu_count() or 1))
+
+
 def core_groups(workers: int) -> list[list[int]]:
     """Split the cores this process may use into ``workers`` groups."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(
-        range(os.cpu_count() or 1))
+    cores = available_cores()
     workers = max(1, min(workers, len(cores)))
     return [cores[i::workers] for i in range(workers)]
 
@@ -45,7 +50,7 @@ def default_workers() -> int:
     core. GPUs are those the Keras backend sees (``devices.detect``)."""
     from bench import devices
 
-    cores = len(core_groups(os.cpu_count() or 1))
+    cores = len(available_cores())
     gpus = devices.detect()
     if gpus:
         return max(1, min(cores, sum(devices.workers_per_gpu(g) for g in gpus)))

@@ -88,7 +88,9 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
                 spec.validate()
             except BenchError as exc:
                 return {"run": {"status": "failed", "error": str(exc)}}
-            return engine.run(spec, options)
+            record = engine.run(spec, options)
+            runner.outcome.note_hardware(record["run"])
+            return record
 
         from bench.hpo.libraries import TrialLog
 
