@@ -31,8 +31,13 @@ def perf(
 
     if images < 1000 or rounds < 1 or workers < 1:
         raise BenchError("--images must be >= 1000, --rounds and --workers >= 1")
+    from bench.devices import unseen_gpu_warning
     from bench.perf import run_perf
     from bench.store import ResultStore
+
+    warning = unseen_gpu_warning()
+    if warning:
+        console.print(f"[yellow]{warning}[/]", soft_wrap=True)
 
     rows = run_perf(images, rounds, workers, sweep_runs, str(data_dir) if data_dir else None,
                     cnn=not no_cnn)

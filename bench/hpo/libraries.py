@@ -79,6 +79,7 @@ class TrialLog:
             "train_seconds": run.get("train_seconds"), "suggest_seconds": suggest,
             "elapsed_seconds": ended - self.start,
             "best_so_far": self.best if self.best > -math.inf else None,
+            "device": run.get("device"), "precision": run.get("precision"),
         })
         self._last_end = ended
         return float(acc) if acc is not None else math.nan
