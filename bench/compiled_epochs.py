@@ -16,6 +16,12 @@ configuration (seeds of one level) therefore share a compiled model per process
 (:func:`acquire`): the cached model gets the freshly initialised weights of the new run and
 its optimizer and metrics go back to their initial state, so a reused model trains exactly
 as a new one does (tested bit for bit).
+
+Only public Keras calls prepare the model (``test_on_batch`` builds the model, loss and
+metrics without changing a weight; ``optimizer.build``); optimizer state is restored by
+variable path. Whatever fails while preparing or compiling (another backend, a Keras release
+that changed ``train_step``) raises :class:`Unavailable`, and the engine trains the same run
+with Keras' ``fit`` loop instead, recording why.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ from bench.quiet import keras
 CACHE_SIZE = 4  # compiled models kept per process
 
 
+class Unavailable(RuntimeError):
+    """Compiled epochs cannot train this model here; the reason is the message."""
+
+
 class CompiledEpochs:
     """Train a compiled Keras model on in-memory arrays, one XLA call per epoch."""
 
@@ -42,15 +52,23 @@ class CompiledEpochs:
         self.batch_size = batch_size
         self.n = len(y)
         self.full_batches = self.n // batch_size
-        # build the model, loss, metrics and optimizer state outside the compiled loop
-        # (what ``fit`` does before its first step); variables cannot be created inside it
-        model._symbolic_build(data_batch=(x[:batch_size], y[:batch_size]))
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        self.initial_optimizer_state = [v.numpy() for v in model.optimizer.variables]
+        self._build(x[:batch_size], y[:batch_size])
+        self.initial_optimizer_state = {v.path: v.numpy() for v in model.optimizer.variables}
+        if len(self.initial_optimizer_state) != len(model.optimizer.variables):
+            raise Unavailable("optimizer variables have no unique paths to restore them by")
         self._full = tf.function(self._full_batches_loop, jit_compile=jit)
         self._step = tf.function(model.train_step, jit_compile=False)
         self.compiled = False
+        self.compile_seconds = 0.0
+
+    def _build(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Create the model, loss, metric and optimizer variables outside the compiled loop
+        (variables cannot be created inside it), with public calls: one evaluation batch
+        (weights unchanged) and ``optimizer.build``."""
+        self.model.test_on_batch(x, y)
+        self.model.reset_metrics()
+        if not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
 
     def _full_batches_loop(self, order: tf.Tensor, x: tf.Tensor, y: tf.Tensor,
                            steps: tf.Tensor) -> tf.Tensor:
@@ -77,14 +95,14 @@ class CompiledEpochs:
             self._step.get_concrete_function((tf.TensorSpec((tail, *x.shape[1:]), x.dtype),
                                               tf.TensorSpec((tail,), y.dtype)))
         self.compiled = True
-        return time.perf_counter() - start
+        self.compile_seconds = time.perf_counter() - start
+        return self.compile_seconds
 
     def reset(self, weights: list[np.ndarray]) -> None:
         """Fresh-run state: these initial weights, the optimizer as built, no metrics."""
         self.model.set_weights(weights)
-        for variable, value in zip(self.model.optimizer.variables,
-                                   self.initial_optimizer_state, strict=True):
-            variable.assign(value)
+        for variable in self.model.optimizer.variables:
+            variable.assign(self.initial_optimizer_state[variable.path])
         self.model.reset_metrics()
         self.model.stop_training = False
 
@@ -101,17 +119,36 @@ class CompiledEpochs:
 
 
 _cache: OrderedDict[str, CompiledEpochs] = OrderedDict()
+_unavailable: dict[str, str] = {}  # key -> why it failed (not tried again in this process)
+
+
+def unavailable_reason() -> str | None:
+    """Why compiled epochs cannot run with the active backend at all, or ``None``."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        return f"compiled epochs need the TensorFlow backend (active: {backend})"
+    return None
 
 
 def acquire(key: str, fresh: keras.Model, compile_model: Callable[[keras.Model], None],
             x: np.ndarray, y: np.ndarray, batch_size: int, jit: bool) -> CompiledEpochs:
     """A trainer whose model starts from ``fresh``'s weights: the cached one for ``key``
     (same architecture, optimizer, batch and array shapes) or, the first time, ``fresh``
-    itself, compiled by ``compile_model``."""
+    itself, compiled by ``compile_model`` and traced. Raises :class:`Unavailable` (with
+    ``fresh`` untrained) when that fails."""
+    reason = unavailable_reason() or _unavailable.get(key)
+    if reason:
+        raise Unavailable(reason)
     trainer = _cache.pop(key, None)
     if trainer is None:
         compile_model(fresh)
-        trainer = CompiledEpochs(fresh, x, y, batch_size, jit)
+        try:
+            trainer = CompiledEpochs(fresh, x, y, batch_size, jit)
+            trainer.compile(tf.constant(x), tf.constant(y))
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, Unavailable) else f"{type(exc).__name__}: {exc}"
+            _unavailable[key] = reason.splitlines()[0][:300] if reason else type(exc).__name__
+            raise Unavailable(_unavailable[key]) from exc
     else:
         trainer.reset(fresh.get_weights())
     _cache[key] = trainer

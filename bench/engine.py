@@ -20,7 +20,7 @@ import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bench import data, models  # noqa: E402
+from bench import data, devices, models  # noqa: E402
 from bench.options import EngineOptions, gpu_available  # noqa: E402,F401
 from bench.quiet import keras  # noqa: E402
 from bench.spec import RunSpec  # noqa: E402
@@ -28,6 +28,7 @@ from bench.vocab import OPTIMIZERS  # noqa: E402
 
 N_PREDICTIONS = 40  # test images kept with their predictions (the papers' image grid)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
+log = logging.getLogger("bench.engine")
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -124,6 +125,26 @@ def _base_row(spec: RunSpec, run_id: str) -> dict[str, Any]:
     return row
 
 
+_warned: set[str] = set()
+
+
+def _compiled_trainer(key: str, model: keras.Model, compile_model: Any, split: Any, batch: int,
+                      jit: bool) -> tuple[Any, str | None]:
+    """The compiled-epochs trainer, or ``None`` and why not (warned once per reason)."""
+    try:
+        from bench import compiled_epochs  # optional TF-only path
+
+        return compiled_epochs.acquire(key, model, compile_model, split.x_train,
+                                       split.y_train, batch, jit), None
+    except Exception as exc:  # ImportError without TensorFlow, compiled_epochs.Unavailable
+        reason = str(exc) or type(exc).__name__
+        if reason not in _warned:
+            _warned.add(reason)
+            log.warning("compiled epochs unavailable, training with Keras' fit loop: %s",
+                        reason)
+        return None, reason
+
+
 def run(spec: RunSpec, options: EngineOptions | None = None) -> dict[str, Any]:
     """Train ``spec`` and return its record; never raises for a failing run."""
     options = options or EngineOptions()
@@ -149,7 +170,7 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
     keras.utils.set_random_seed(spec.seed)
     arch = spec.architecture()
     precision = options.precision_for(spec.precision, arch["kind"])
-    row["precision"] = precision
+    row.update(precision=precision, device=devices.device_label(), **devices.matmul_precision())
     keras.config.set_dtype_policy(precision)
     try:
         model = models.build(arch)
@@ -177,15 +198,21 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
 
     trainer = None
     if compiled:
-        from bench import compiled_epochs  # optional TF-only path
-
         key = json.dumps([arch, spec.optimizer, spec.effective_learning_rate, batch, precision,
                           jit, split.x_train.shape, options.eval_batch_size], default=str)
-        trainer = compiled_epochs.acquire(key, model, compile_model, split.x_train,
-                                          split.y_train, batch, jit)
-        row["model_reused"] = trainer.model is not model
-        model = trainer.model
+        trainer, reason = _compiled_trainer(key, model, compile_model, split, batch, jit)
+        if trainer is None:  # same run, Keras' own loop
+            row["epoch_loop_fallback"] = reason
+            compiled = False
+            compile_model(model)
+        else:
+            row["model_reused"] = trainer.model is not model
+            row["compile_seconds"] = 0.0 if row["model_reused"] else trainer.compile_seconds
+            model = trainer.model
     else:
+        if keras.backend.backend() != "tensorflow" and options.epoch_loop == "auto":
+            row["epoch_loop_fallback"] = "compiled epochs need the TensorFlow backend " \
+                f"(active: {keras.backend.backend()})"
         compile_model(model)
     row.update(params=int(model.count_params()), n_train=int(len(split.y_train)),
                n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit,
@@ -200,7 +227,9 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
     validation = None if spec.validation == "none" else (split.x_val, split.y_val)
     row["epoch_loop"] = "compiled" if compiled else "keras"
     if trainer is not None:
-        row["compile_seconds"] = compiled_epochs.fit(
+        from bench import compiled_epochs
+
+        compiled_epochs.fit(
             trainer, split.x_train, split.y_train, epochs=spec.epochs, seed=spec.seed,
             validation=validation, validation_batch_size=options.eval_batch_size,
             callbacks=callbacks,

@@ -31,28 +31,55 @@ def pin_worker(cores: list[int]) -> None:
             os.sched_setaffinity(0, set(cores))
 
 
+def available_cores() -> list[int]:
+    """The CPU cores this process may use."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(
+        range(os.cpu_count() or 1))
+
+
 def core_groups(workers: int) -> list[list[int]]:
     """Split the cores this process may use into ``workers`` groups."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(
-        range(os.cpu_count() or 1))
+    cores = available_cores()
     workers = max(1, min(workers, len(cores)))
     return [cores[i::workers] for i in range(workers)]
 
 
 def default_workers() -> int:
-    """One pinned worker per core measured fastest for small models on CPU; 1 on a GPU."""
-    from bench.manifest import gpu_names
+    """One pinned worker per core on a CPU (measured fastest for small models); on GPUs
+    the runs that fit in each GPU's memory (``devices.workers_per_gpu``), at most one per
+    core. GPUs are those the Keras backend sees (``devices.detect``)."""
+    from bench import devices
 
-    if gpu_names():
-        return 1
-    return max(1, len(core_groups(os.cpu_count() or 1)))
+    cores = len(available_cores())
+    gpus = devices.detect()
+    if gpus:
+        return max(1, min(cores, sum(devices.workers_per_gpu(g) for g in gpus)))
+    return max(1, cores)
+
+
+def worker_plan(workers: int) -> list[tuple[list[int], dict[str, str]]]:
+    """Each pool worker's cores and extra environment: GPU sharing settings (memory
+    growth, no JAX pre-allocation) and, with GPUs, the one it trains on."""
+    from bench import devices
+
+    groups = core_groups(workers)  # fewer than workers on fewer cores: they share
+    plan = []
+    for i, gpu in enumerate(devices.gpu_assignments(workers, devices.detect())):
+        cores = groups[i % len(groups)]
+        env = dict(devices.GPU_SHARING_ENV)
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        plan.append((cores, env))
+    return plan
 
 
 def _worker_init(queue: Any, env: dict[str, str]) -> None:
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it drains workers
     exit_with_parent()
-    pin_worker(queue.get())
+    cores, own_env = queue.get()
+    os.environ.update(own_env)
+    pin_worker(cores)
 
 
 def exit_with_parent(poll_seconds: float = 1.0) -> None:
@@ -166,10 +193,10 @@ class LocalExecutor:
         if self._pool is None:
             ctx = mp.get_context("spawn")
             queue = ctx.Queue()
-            for group in core_groups(self.workers):
-                queue.put(group)
+            for cores, own_env in worker_plan(self.workers):
+                queue.put((cores, own_env))
             env = {k: v for k, v in os.environ.items()
-                   if k.startswith(("BENCH_", "KERAS_", "TF_"))}
+                   if k.startswith(("BENCH_", "KERAS_", "TF_", "XLA_", "JAX_"))}
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx,
                 initializer=_worker_init, initargs=(queue, env))

@@ -47,15 +47,10 @@ def memory_gib() -> float | None:
 
 
 def gpu_names() -> list[str]:
-    """GPU names via nvidia-smi (no framework import needed); empty when none."""
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    """Names of the GPUs the Keras backend trains on (``bench.devices.detect``)."""
+    from bench.devices import detect
+
+    return [gpu.name for gpu in detect()]
 
 
 def git_commit() -> str | None:
@@ -79,13 +74,17 @@ def library_versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, Any]:
-    gpus = gpu_names()
+    from bench import devices
+
+    gpus = devices.detect()
     return {
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_bf16": bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
         "memory_gib": memory_gib(),
-        "gpus": gpus,
+        "gpus": [gpu.name for gpu in gpus],  # those the backend sees, not nvidia-smi
+        "gpu_details": devices.summary(gpus),
+        "nvidia_smi_gpus": [g["name"] for g in devices.nvidia_smi_gpus()],
         "os": platform.platform(),
         "python": platform.python_version(),
         "hostname": platform.node(),
@@ -93,7 +92,9 @@ def machine() -> dict[str, Any]:
 
 
 def machine_slug(info: dict[str, Any] | None = None) -> str:
-    """A short folder-friendly name of the hardware, e.g. ``cpu-amd-epyc-9b14-2c``."""
+    """A short folder-friendly name of the hardware that trains, e.g. ``cpu-amd-epyc-9b14-2c``
+    or ``gpu-nvidia-h200-x1`` (GPUs the backend uses: a GPU only ``nvidia-smi`` lists
+    leaves the name ``cpu-…``)."""
     info = info or machine()
     if info["gpus"]:
         name = f"gpu-{info['gpus'][0]}-x{len(info['gpus'])}"

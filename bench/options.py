@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 # optimizer steps per run below which XLA compilation costs more than it saves on a CPU:
 JIT_MIN_STEPS = 3000  # with Keras' own loop (~2 s compile, a compiled step)
@@ -34,7 +35,7 @@ class EngineOptions:
             return False  # op determinism turns XLA off in Keras anyway; say so
         from bench.quiet import keras
 
-        if keras.backend.backend() == "jax" or gpu_available():
+        if keras.backend.backend() == "jax" or training_device() is not None:
             return True
         if kind != "mlp":
             return False
@@ -43,7 +44,9 @@ class EngineOptions:
 
     def compiled_epochs_for(self) -> bool:
         """Whole epochs as one compiled TensorFlow program (``bench.compiled_epochs``) unless
-        ``epoch_loop="keras"``: same steps, ~2x faster for MLPs (see ``bench perf``)."""
+        ``epoch_loop="keras"``: same steps, ~2x faster for MLPs (see ``bench perf``).
+        ``auto`` on another backend: Keras' loop; ``compiled`` there falls back to it with a
+        warning (the engine records why in ``epoch_loop_fallback``)."""
         if self.epoch_loop != "auto":
             return self.epoch_loop == "compiled"
         import keras
@@ -58,29 +61,37 @@ class EngineOptions:
         return max(1, min(64, steps))
 
     def precision_for(self, requested: str, kind: str) -> str:
-        """``auto``: bfloat16 mixed precision for CNNs on CPUs with native bf16 (~2x measured,
-        accuracy unchanged over seeds; see tests), float32 otherwise."""
+        """``auto``: mixed precision for CNNs where the device computes it natively, float32
+        otherwise (MLPs this small are bound by launches, not arithmetic). On a GPU:
+        bfloat16 from compute capability 8 (Ampere), float16 from 7 (Volta/Turing; Keras adds
+        loss scaling); on a CPU: bfloat16 with native bf16 instructions (~2x measured,
+        accuracy unchanged over seeds; see tests)."""
         if requested != "auto":
             return requested
-        if kind == "cnn" and not gpu_available():
-            from bench.manifest import cpu_flags
+        return auto_precision(kind, training_device())
 
-            if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
-                return "mixed_bfloat16"
+
+def auto_precision(kind: str, gpu: Any) -> str:
+    """The ``auto`` precision policy of ``kind`` on ``gpu`` (a ``devices.Gpu``) or the CPU."""
+    if kind != "cnn":
         return "float32"
+    if gpu is not None:
+        capability = gpu.compute_capability or 0.0
+        if capability >= 8:
+            return "mixed_bfloat16"
+        return "mixed_float16" if capability >= 7 else "float32"
+    from bench.manifest import cpu_flags
+
+    return "mixed_bfloat16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "float32"
+
+
+def training_device() -> Any:
+    """The GPU this process trains on (``devices.Gpu``), or ``None`` for the CPU."""
+    from bench import devices
+
+    return devices.training_device()
 
 
 def gpu_available() -> bool:
-    """Whether the active Keras backend sees a GPU."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return any(d.platform == "gpu" for d in jax.devices())
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    return False
+    """Whether the active Keras backend sees a GPU in this process."""
+    return training_device() is not None

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from bench import data, models  # noqa: E402
+from bench import data, devices, models  # noqa: E402
 from bench.options import EngineOptions  # noqa: E402
 from bench.quiet import keras  # noqa: E402
 
@@ -140,6 +140,39 @@ def add_flop_shares(row: dict[str, Any], peaks: dict[str, float]) -> None:
                                        / peaks.get(precision[mode], float("nan")))
 
 
+#: dense datasheet peaks in TFLOP/s (no sparsity) of GPUs ``bench perf`` knows, matched by a
+#: substring of the name the framework reports; tf32 / bfloat16 / float16 on tensor cores
+GPU_PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H200": {"float32": 67, "tf32": 494, "bfloat16": 989, "float16": 989},
+    "H100 PCIe": {"float32": 51, "tf32": 378, "bfloat16": 756, "float16": 756},
+    "H100": {"float32": 67, "tf32": 494, "bfloat16": 989, "float16": 989},
+    "A100": {"float32": 19.5, "tf32": 156, "bfloat16": 312, "float16": 312},
+    "L40S": {"float32": 91.6, "tf32": 183, "bfloat16": 362, "float16": 362},
+    "A10": {"float32": 31.2, "tf32": 62.5, "bfloat16": 125, "float16": 125},
+    "L4": {"float32": 30.3, "tf32": 60, "bfloat16": 121, "float16": 121},
+    "T4": {"float32": 8.1, "float16": 65},
+    "V100": {"float32": 15.7, "float16": 125},
+}
+
+
+def gpu_peak(name: str) -> dict[str, float] | None:
+    """Datasheet peaks of the GPU called ``name`` (longest matching key), or ``None``."""
+    matches = [key for key in GPU_PEAK_TFLOPS if key.lower() in name.lower()]
+    return GPU_PEAK_TFLOPS[max(matches, key=len)] if matches else None
+
+
+def add_gpu_shares(row: dict[str, Any], peak: dict[str, float] | None, tf32: bool) -> None:
+    """Executed matmul FLOP/s of each side over the GPU's peak in the precision it trains in
+    (float32 counts at the TF32 rate when TF32 is on); NaN when the peak is unknown."""
+    precision = {"tutorial": "float32", "engine": row.get("engine_precision", "float32")}
+    for mode in ("tutorial", "engine"):
+        kind = precision[mode].removeprefix("mixed_")
+        kind = "tf32" if kind == "float32" and tf32 and peak and "tf32" in peak else kind
+        rate = row["matmul_flops_per_image"] * row[f"{mode}_images_per_s"]
+        row[f"{mode}_gpu_share"] = rate / 1e12 / peak[kind] if peak and kind in peak \
+            else float("nan")
+
+
 SWEEP_FRACTION, SWEEP_EPOCHS = 0.2, 2  # a quick-profile-sized run (20 % of the data)
 
 
@@ -211,6 +244,16 @@ def run_perf(images: int = 60_000, rounds: int = 3, workers: int = 2, sweep_runs
     rows = [{"kind": "peak", "peak_gflops": best["float32"],
              "peak_gflops_min": min(peaks["float32"]), "peak_samples": len(peaks["float32"]),
              "peak_gflops_bf16": best.get("bfloat16", float("nan"))}, *fits]
+    rows[0]["device"] = devices.device_label()
+    gpu = devices.training_device()
+    if gpu is not None:  # GPU throughput against the datasheet peak (or: unknown GPU)
+        peak = gpu_peak(gpu.name)
+        tf32 = bool(devices.matmul_precision().get("tf32"))
+        rows.append({"kind": "gpu", "device": gpu.label(), "peak_known": peak is not None,
+                     "tf32": tf32, **{f"datasheet_tflops_{k}": v
+                                      for k, v in (peak or {}).items()}})
+        for row in fits:
+            add_gpu_shares(row, peak, tf32)
     if workers > 1 and sweep_runs:
         rows.append(sweep_throughput(workers, sweep_runs, data_dir))
     for row in rows:

@@ -17,7 +17,10 @@ from bench.errors import BenchError
 def _train_remote(spec_dict: dict[str, Any], options_dict: dict[str, Any],
                   env: dict[str, str]) -> dict[str, Any]:
     os.environ.update(env)
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # several runs per GPU
+    from bench.devices import GPU_SHARING_ENV
+
+    for key, value in GPU_SHARING_ENV.items():  # several runs per GPU
+        os.environ.setdefault(key, value)
     from bench import engine
     from bench.options import EngineOptions
     from bench.spec import RunSpec
@@ -71,7 +74,8 @@ class RayExecutor:
 
     def _options_env(self) -> tuple[dict[str, Any], dict[str, str]]:
         options = asdict(self.options) if self.options is not None else {}
-        env = {k: v for k, v in os.environ.items() if k.startswith(("BENCH_", "KERAS_", "TF_"))}
+        env = {k: v for k, v in os.environ.items()
+               if k.startswith(("BENCH_", "KERAS_", "TF_", "XLA_", "JAX_"))}
         return options, env
 
     def _windowed(self, items: Iterable[Any], submit: Any) -> Iterator[dict[str, Any]]:

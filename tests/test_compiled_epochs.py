@@ -101,3 +101,43 @@ def test_compiled_loop_accuracy_matches_keras_fit_over_seeds(real_data_dir: Path
             assert run["status"] == "ok" and run["epoch_loop"] == loop
             acc[loop].append(run["test_accuracy"])
     assert_same_accuracy(acc, "keras", "compiled", floor=0.7, tolerance=0.015)
+
+
+def test_a_failing_compiled_loop_falls_back_to_fit_with_a_warning(
+        tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A Keras release that breaks the compiled loop (simulated) costs speed, not the run."""
+
+    def broken(self, x, y) -> None:
+        raise RuntimeError("simulated: train_step cannot be traced in a while_loop")
+
+    monkeypatch.setattr(compiled_epochs.CompiledEpochs, "_build", broken)
+    monkeypatch.setattr(compiled_epochs, "_cache", type(compiled_epochs._cache)())
+    monkeypatch.setattr(compiled_epochs, "_unavailable", {})
+    monkeypatch.setattr(engine, "_warned", set())
+    spec = RunSpec(study="t", model="mlp_300_100", optimizer="adam", batch_size=64, epochs=2,
+                   seed=0, validation="none")
+    with caplog.at_level("WARNING", logger="bench.engine"):
+        rows = [engine.run(spec.with_(seed=s), EngineOptions(data_dir=str(tiny_data_dir)))["run"]
+                for s in (0, 1)]
+    for row in rows:
+        assert row["status"] == "ok", row.get("error")
+        assert row["epoch_loop"] == "keras" and "simulated" in row["epoch_loop_fallback"]
+        assert row["test_accuracy"] > 0.5  # chance is 0.1
+    warnings = [r for r in caplog.records if "compiled epochs unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once per reason, not once per run
+
+
+def test_compiled_loop_restores_optimizer_state_by_variable_path() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.random((200, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 200).astype(np.int32)
+    trainer = compiled_epochs.CompiledEpochs(_model(), x, y, batch_size=50)
+    paths = [v.path for v in trainer.model.optimizer.variables]
+    assert set(trainer.initial_optimizer_state) == set(paths)
+    trainer.train_epoch(x, y, np.arange(len(y)))
+    assert int(trainer.model.optimizer.iterations.numpy()) == 4
+    trainer.reset(trainer.model.get_weights())
+    for variable in trainer.model.optimizer.variables:
+        np.testing.assert_array_equal(variable.numpy(),
+                                      trainer.initial_optimizer_state[variable.path])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,29 @@ def test_site_workflow_triggers_and_deploys() -> None:
     assert any(s.startswith("actions/deploy-pages") for s in steps)
     tests = yaml.safe_load((ROOT / ".github" / "workflows" / "tests.yml").read_text())
     assert {"push", "pull_request"} <= set(tests[True])
+
+
+def test_newest_versions_job_runs_without_constraints_and_reports() -> None:
+    newest = yaml.safe_load((ROOT / ".github" / "workflows" / "newest.yml").read_text())
+    assert {"schedule", "workflow_dispatch"} <= set(newest[True])
+    runs = "\n".join(s.get("run", "") for job in newest["jobs"].values()
+                     for s in job.get("steps", []))
+    installs = [line for line in runs.splitlines() if "pip install" in line]
+    assert installs and not any("constraints" in line for line in installs)  # newest releases
+    assert "--upgrade" in runs and "--profile smoke" in runs and "pytest" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs and "KERAS_BACKEND" in str(newest)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "-c constraints.txt" in ci  # CI itself installs the tested versions
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            assert "~=" in line, line  # a tested minor version, patch releases allowed
+
+
+def test_summary_helper_lists_versions_that_moved(tmp_path: Path) -> None:
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("Keras==3.99.0\nnumpy==2.4.6\nrich==13.0\n")
+    out = subprocess.run([sys.executable, str(ROOT / ".ci" / "newer_than_tested.py"),
+                          str(ROOT / "constraints.txt"), str(freeze)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Keras: tested 3.15.1, now 3.99.0" in out
+    assert "numpy" not in out and "rich" not in out

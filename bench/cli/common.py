@@ -89,10 +89,14 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
         extra["optuna_storage"] = optuna_storage
     results = results or default_results(profile.name)
     store = ResultStore(results)
+    from bench.devices import unseen_gpu_warning
     from bench.executor import default_workers, make_executor
     from bench.manifest import environment
     from bench.options import EngineOptions
 
+    warning = unseen_gpu_warning()
+    if warning:
+        console.print(f"[yellow]{warning}[/]", soft_wrap=True)
     workers = workers or default_workers()
     options = EngineOptions(data_dir=str(data_dir) if data_dir else None,
                             deterministic=deterministic, epoch_loop=epoch_loop)
@@ -138,17 +142,21 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                        interrupted=runner.outcome.interrupted)
         changes: dict[str, Any] = {"session": session}
         if runner.outcome.ran:
-            from bench.options import COMPILED_JIT_MIN_STEPS, JIT_MIN_STEPS
+            from bench.devices import detect
+            from bench.options import COMPILED_JIT_MIN_STEPS, JIT_MIN_STEPS, auto_precision
 
+            gpu = next(iter(detect()), None)  # the parent never loads the framework for it
             changes["engine"] = {
-                "cnn_precision": options.precision_for("auto", "cnn"),
-                "mlp_precision": options.precision_for("auto", "mlp"),
+                "cnn_precision": auto_precision("cnn", gpu),
+                "mlp_precision": auto_precision("mlp", gpu),
                 "jit_compile": options.jit_compile, "jit_min_steps_on_cpu": COMPILED_JIT_MIN_STEPS
                 if options.compiled_epochs_for() else JIT_MIN_STEPS,
                 "steps_per_execution": options.steps_per_execution or "min(64, steps/epoch)",
                 "deterministic": deterministic, "workers": workers,
                 "epoch_loop": epoch_loop,
                 "epoch_loop_used": "compiled" if options.compiled_epochs_for() else "keras",
+                # what actually trained this session's runs (device, precision, TF32, loop)
+                "hardware_used": runner.outcome.hardware_used(),
             }
         store.update_manifest(**changes)
     _derive(store)

@@ -31,8 +31,13 @@ def perf(
 
     if images < 1000 or rounds < 1 or workers < 1:
         raise BenchError("--images must be >= 1000, --rounds and --workers >= 1")
+    from bench.devices import unseen_gpu_warning
     from bench.perf import run_perf
     from bench.store import ResultStore
+
+    warning = unseen_gpu_warning()
+    if warning:
+        console.print(f"[yellow]{warning}[/]", soft_wrap=True)
 
     rows = run_perf(images, rounds, workers, sweep_runs, str(data_dir) if data_dir else None,
                     cnn=not no_cnn)
@@ -53,18 +58,31 @@ def perf(
                           for r in rows], indent=1))
         return
     table = Table(title=f"bench perf ({rows[-1]['backend']}); results in {store.root}")
-    for col in ("what", "batch", "tutorial img/s", "engine img/s", "speed-up",
-                "FLOP floor share"):
+    gpu = next((r for r in rows if r["kind"] == "gpu"), None)
+    columns = ["what", "batch", "tutorial img/s", "engine img/s", "speed-up", "FLOP floor share"]
+    for col in columns + (["GPU peak share"] if gpu else []):
         table.add_column(col, justify="right")
     for r in rows:
+        extra = []
+        if gpu and r["kind"] == "fit":
+            share = r.get("engine_gpu_share", float("nan"))
+            extra = ["unknown peak" if math.isnan(share) else f"{share:.2%}"]
+        elif gpu:
+            extra = [""]
         if r["kind"] == "peak":
-            table.add_row("matmul peak", "", "", f"{r['peak_gflops']:.0f} GFLOP/s", "", "")
+            table.add_row(f"matmul peak ({r.get('device', 'cpu')})", "", "",
+                          f"{r['peak_gflops']:.0f} GFLOP/s", "", "", *extra)
+        elif r["kind"] == "gpu":
+            peaks = ", ".join(f"{k.removeprefix('datasheet_tflops_')} {v:g}"
+                              for k, v in r.items() if k.startswith("datasheet_tflops_"))
+            table.add_row(r["device"], "", "", "datasheet TFLOP/s: " + (
+                peaks if r["peak_known"] else "unknown GPU, no share"), "", "", *extra)
         elif r["kind"] == "fit":
             table.add_row(r["model"], str(r["batch_size"]), f"{r['tutorial_images_per_s']:,.0f}",
                           f"{r['engine_images_per_s']:,.0f}", f"{r['speedup']:.2f}x",
-                          f"{r['engine_flop_share']:.0%}")
+                          f"{r['engine_flop_share']:.0%}", *extra)
         else:
             table.add_row(f"sweep, {r['runs']} runs", "32", f"{r['tutorial_sweep_s']:.1f} s",
                           f"{r['engine_sweep_s']:.1f} s, {r['workers']} workers",
-                          f"{r['speedup']:.2f}x", "")
+                          f"{r['speedup']:.2f}x", "", *extra)
     console.print(table)

@@ -142,6 +142,7 @@ class TrialLog:
             "elapsed_seconds": ended - self.start,
             "best_so_far": self.best if self.best > -math.inf else None,
             "proposed_by": proposed_by(*self.method, len(self.rows)) if self.method else None,
+            "device": run.get("device"), "precision": run.get("precision"),
         })
         self._last_end = ended
         if self.on_row is not None:

@@ -183,6 +183,8 @@ def _store(record: dict[str, Any], runner: Any, held: dict[str, Any]) -> None:
     lock = held.pop(sid, None)
     if lock is not None:
         lock.release()
+    for trial in record.get("trials", []):
+        runner.outcome.note_hardware(trial)
     runner.outcome.ran[f"search {status}"] += 1
     if status == "failed":
         runner.outcome.failed.append({"status": "failed", "study": search["study"],

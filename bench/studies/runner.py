@@ -49,6 +49,17 @@ class Outcome:
     skipped: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
+    hardware: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
+
+    def note_hardware(self, run: dict[str, Any]) -> None:
+        """Count the device and precision that trained ``run`` (for the manifest)."""
+        if "device" in run:
+            self.hardware[(run["device"], run.get("precision"), run.get("tf32"),
+                           run.get("epoch_loop"))] += 1
+
+    def hardware_used(self) -> list[dict[str, Any]]:
+        return [{"device": d, "precision": p, "tf32": t, "epoch_loop": loop, "runs": n}
+                for (d, p, t, loop), n in sorted(self.hardware.items(), key=str)]
 
     @property
     def ok(self) -> bool:
@@ -217,6 +228,7 @@ class StudyRunner:
                     lock.release()  # only now may another process look at this run
                 self._done_now.add(run["run_id"])
                 self.outcome.ran[run["status"]] += 1
+                self.outcome.note_hardware(run)
                 if run["status"] not in FINAL_STATUSES:
                     self.outcome.failed.append(run)
                 self.reporter.advance(record)
