@@ -40,11 +40,17 @@ SHOWN_RUNNERS_UP = 3
 
 
 def readable(level: str, study: str = "") -> str:
-    """``nadam|0.001`` -> ``nadam, lr 0.001``; architecture ``16-64`` -> ``16-64 units``."""
+    """A level as a reader says it: ``nadam|0.001`` -> ``nadam (lr 0.001)``, architecture
+    ``16-64`` -> ``16-64 (2 layers)``, batch size ``None`` -> ``Keras default (32)``."""
     if "|" in level:
         opt, lr = level.split("|", 1)
-        return f"{opt}, lr {lr}"
-    return f"{level} units" if study == "architecture" else level
+        return f"{opt} (lr {lr})"
+    if study == "architecture":
+        layers = level.count("-") + 1
+        return f"{level} ({layers} layer{'s' if layers > 1 else ''})"
+    if study == "batch_size" and level == "None":
+        return "Keras default (32)"
+    return level
 
 
 def recommend(rs: ResultSet, study: str) -> dict | None:
@@ -74,11 +80,11 @@ def recommend(rs: ResultSet, study: str) -> dict | None:
             "n": n, "verdict": verdict, "gaps": gaps, "set": rs.name}
 
 
-def _within_noise(gaps: pd.DataFrame) -> str:
+def _within_noise(gaps: pd.DataFrame, study: str) -> str:
     near = gaps[gaps["decision"] != "better"].sort_values("gap")  # "better": best beats it
     if near.empty:
         return "none: every other level is worse"
-    names = [readable(lvl) + (" (tied)" if d == "equivalent" else "")
+    names = [readable(lvl, study) + (" (tied)" if d == "equivalent" else "")
              for lvl, d in zip(near["level"], near["decision"], strict=True)]
     more = len(names) - SHOWN_RUNNERS_UP
     return ", ".join(names[:SHOWN_RUNNERS_UP]) + (f" +{more} more" if more > 0 else "")
@@ -97,26 +103,31 @@ def answers(sets: list[ResultSet]) -> list[tuple[Question, dict | None]]:
     return out
 
 
-def recommendation_table(sets: list[ResultSet], claims: pd.DataFrame) -> pd.DataFrame:
+def recommendation_table(found: list[tuple[Question, dict | None]],
+                         claims: pd.DataFrame) -> pd.DataFrame:
     """One row per question (HTML cells are built here and escaped)."""
     by_claim = claims.set_index("claim_id") if not claims.empty else pd.DataFrame()
     rows = []
-    for q, rec in answers(sets):
+    for q, rec in found:
         row = {"question": esc(q.text)}
         if rec is None:
-            row.update({"best choice": "no results yet", "within noise of the best": "",
-                        "best − next [95 % CI]": "", "seeds": "", "verdict": ""})
+            row.update({"best choice": "no results yet", "verdict": "",
+                        "within noise of the best": "", "best − next [95 % CI]": "",
+                        "seeds": ""})
         else:
             v = rec["verdict"]
             effect = "" if v is None or pd.isna(v["effect"]) else (
                 f"{v['effect'] * 100:+.2f} pp [{v['effect_ci_low'] * 100:+.2f}, "
                 f"{v['effect_ci_high'] * 100:+.2f}]")
             link = f"studies/{rec['study']}.md"
-            row.update({"best choice": f"[**{esc(readable(rec['best'], rec['study']))}**]({link}) "
-                                       f"({rec['best_accuracy']:.1%})",
-                        "within noise of the best": esc(_within_noise(rec["gaps"])),
-                        "best − next [95 % CI]": effect, "seeds": str(rec["n"]),
-                        "verdict": badge(v["verdict"]) if v else ""})
+            needs = "" if v is None or pd.isna(v["seeds_needed"]) else \
+                f" ≈{int(v['seeds_needed'])} seeds would decide"
+            row.update({"best choice": f"[**{esc(readable(rec['best'], rec['study']))}**]"
+                                       f"({link}) {rec['best_accuracy']:.1%}",
+                        "verdict": (badge(v["verdict"]) + needs) if v else "",
+                        "within noise of the best": esc(_within_noise(rec["gaps"],
+                                                                      rec["study"])),
+                        "best − next [95 % CI]": effect, "seeds": str(rec["n"])})
         paper = ""
         if q.claim_id and not by_claim.empty and q.claim_id in by_claim.index:
             c = by_claim.loc[q.claim_id]
@@ -124,35 +135,39 @@ def recommendation_table(sets: list[ResultSet], claims: pd.DataFrame) -> pd.Data
         row["the paper's claim"] = paper
         rows.append(row)
     rows.append({"question": "HPO library", "best choice": "[see the HPO page](hpo.md)",
-                 "within noise of the best": "", "best − next [95 % CI]": "", "seeds": "",
-                 "verdict": "", "the paper's claim": ""})
+                 "verdict": "", "within noise of the best": "", "best − next [95 % CI]": "",
+                 "seeds": "", "the paper's claim": ""})
     return pd.DataFrame(rows)
 
 
-def gap_frame(sets: list[ResultSet]) -> pd.DataFrame:
+def gap_frame(found: list[tuple[Question, dict | None]]) -> pd.DataFrame:
     """Every level's seed-paired gap to its question's best choice (for the chart)."""
     frames = []
-    for q, rec in answers(sets):
+    for q, rec in found:
         if rec is not None and not rec["gaps"].empty:
-            frames.append(rec["gaps"].assign(question=q.text, best=readable(rec["best"])))
+            gaps = rec["gaps"].assign(question=q.text, best=readable(rec["best"], rec["study"]))
+            frames.append(gaps.assign(level=[readable(v, rec["study"]) for v in gaps["level"]]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def answers_section(w: SiteWriter, sets: list[ResultSet], claims: pd.DataFrame) -> str:
     """The recommendation table and its chart (the first screen of the home page)."""
-    used = sorted({rec["set"] for _, rec in answers(sets) if rec})
+    found = answers(sets)
+    used = sorted({rec["set"] for _, rec in found if rec})
     context = "; ".join(rs.context() for rs in sets if rs.name in used) or "no results yet"
-    text = [f"Fashion-MNIST MLPs, mean test accuracy over seeds; {context}. "
-            f"*Within noise*: not worse than the best by a seed-paired test (margin "
-            f"{MARGIN * 100:.1f} pp, Holm); *verdict*: is the best really the best "
-            "([how verdicts work](claims.md)).\n",
-            md_table(recommendation_table(sets, claims), html_cols=(
-                "question", "best choice", "within noise of the best",
-                "best − next [95 % CI]", "seeds", "verdict", "the paper's claim"))]
-    gaps = gap_frame(sets)
+    text = [f"Highest mean test accuracy (Fashion-MNIST MLPs); {context}.\n",
+            md_table(recommendation_table(found, claims), html_cols=(
+                "question", "best choice", "verdict", "within noise of the best",
+                "best − next [95 % CI]", "seeds", "the paper's claim")),
+            f"\n*Verdict*: is the best choice really better than every other level, by a "
+            f"seed-paired t-test (Holm) and a margin of {MARGIN * 100:.1f} pp — the rules of "
+            "[Claims](claims.md). *Within noise*: levels that test is unable to call worse "
+            "(*tied*: shown equal within the margin). *best − next*: the best minus the "
+            "closest level, per seed, in percentage points.\n"]
+    gaps = gap_frame(found)
     if not gaps.empty:
         text.append("\nEach dot is one alternative's gap to the best choice (mean of the "
-                    "per-seed differences, bar: its 95 % CI); gaps beyond −5 pp are drawn at "
-                    "the edge.\n")
+                    "per-seed differences; its 95 % CI in the tooltip); gaps beyond −5 pp are "
+                    "drawn at the edge.\n")
         text.append(w.chart("index.md", "gaps", charts.gap_to_best(gaps)))
     return "\n".join(text)

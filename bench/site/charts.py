@@ -26,7 +26,11 @@ def level_color(values, title: str = "level") -> alt.Color:
     """Colour by level in natural order; 20 colours when 10 are not enough."""
     order = natural_order(values)
     scheme = "category10" if len(order) <= 10 else "category20"
-    return alt.Color("level:N", title=title, sort=order, scale=alt.Scale(scheme=scheme))
+    # many levels: the legend goes below the chart in columns instead of being cut off
+    legend = alt.Legend() if len(order) <= 12 else alt.Legend(orient="bottom", columns=4,
+                                                               symbolLimit=0, labelLimit=120)
+    return alt.Color("level:N", title=title, sort=order, scale=alt.Scale(scheme=scheme),
+                     legend=legend)
 
 
 INTEGER_AXIS = alt.Axis(format="d", tickMinStep=1)  # epochs and trials: no tick at 1.5
@@ -174,11 +178,14 @@ def confusion_heatmap(counts: pd.DataFrame, classes: list[str]) -> alt.LayerChar
 
 def heatmap(data: pd.DataFrame, x: str, y: str, value: str, title: str) -> alt.LayerChart:
     """Two crossed factors: mean metric per cell."""
-    base = alt.Chart(data, title=title).encode(x=alt.X(f"{x}:N", sort=natural_order(data[x])),
-                                               y=alt.Y(f"{y}:N", sort=natural_order(data[y])))
+    xt, yt = x.replace("_", " "), y.replace("_", " ")
+    base = alt.Chart(data, title=title).encode(
+        x=alt.X(f"{x}:N", sort=natural_order(data[x]), title=xt),
+        y=alt.Y(f"{y}:N", sort=natural_order(data[y]), title=yt))
     rect = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="viridis")),
-        tooltip=[f"{x}:N", f"{y}:N", alt.Tooltip(f"{value}:Q", format=".4f")])
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="viridis"), title=title),
+        tooltip=[alt.Tooltip(f"{x}:N", title=xt), alt.Tooltip(f"{y}:N", title=yt),
+                 alt.Tooltip(f"{value}:Q", format=".4f", title=title)])
     text = base.mark_text(fontSize=10, color="white").encode(
         text=alt.Text(f"{value}:Q", format=".3f"))
     return (rect + text).properties(width=WIDTH, height=260)
@@ -280,15 +287,13 @@ DECISION_WORDS = {"better": "worse than the best", "equivalent": "tied with the 
                   "undecided": "within noise", "worse": "better than the best"}
 
 
-def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.LayerChart:
+def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.Chart:
     """Per question, each alternative's seed-paired gap to the best choice, in points."""
     data = gaps.assign(
         diff_pp=-gaps["gap"] * 100, low_pp=-gaps["gap_high"] * 100,
         high_pp=-gaps["gap_low"] * 100,
         decision_words=gaps["decision"].map(DECISION_WORDS).fillna(gaps["decision"]))
     data["shown"] = data["diff_pp"].clip(lower=floor_pp)
-    data["shown_low"] = data["low_pp"].clip(lower=floor_pp)
-    data["shown_high"] = data["high_pp"].clip(lower=floor_pp)
     order = list(dict.fromkeys(data["question"]))
     colours = alt.Scale(domain=list(DECISION_WORDS.values())[:3],
                         range=["#bbbbbb", "#2ca02c", "#ff7f0e"])
@@ -303,10 +308,8 @@ def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.LayerChart:
                alt.Tooltip("high_pp:Q", title="95 % CI high (pp)", format="+.2f"),
                alt.Tooltip("accuracy:Q", title="mean test accuracy", format=".2%"),
                alt.Tooltip("decision_words:N", title="decision")]
-    rules = base.mark_rule(opacity=0.5).encode(
-        x=alt.X("shown_low:Q"), x2="shown_high:Q", yOffset=alt.YOffset("level:N"))
     dots = base.mark_point(filled=True, size=45, opacity=0.85).encode(
         x=alt.X("shown:Q", title="difference to the best choice (percentage points)",
                 scale=alt.Scale(domain=[floor_pp, 0.5], clamp=True)),
         yOffset=alt.YOffset("level:N"), tooltip=tooltip)
-    return (rules + dots).properties(width=WIDTH, height=40 * len(order))
+    return dots.properties(width=WIDTH, height=36 * len(order))

@@ -68,9 +68,9 @@ def _scatter(diff: pd.DataFrame, a: str, b: str) -> alt.LayerChart:
     dots = alt.Chart(data, title="mean test accuracy per level, one set against the other"
                      ).mark_point(filled=True, size=50, opacity=0.8).encode(
         x=alt.X("accuracy_mean_a:Q", title=f"{a} (mean test accuracy)",
-                scale=alt.Scale(zero=False)),
+                scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%", tickCount=6)),
         y=alt.Y("accuracy_mean_b:Q", title=f"{b} (mean test accuracy)",
-                scale=alt.Scale(zero=False)),
+                scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%", tickCount=6)),
         color=alt.Color("study:N", title="study", scale=alt.Scale(scheme="category20")),
         tooltip=[alt.Tooltip("label:N", title="study: level"),
                  alt.Tooltip("accuracy_mean_a:Q", title=a, format=".4f"),

@@ -253,7 +253,7 @@ def claims_page(w: SiteWriter, sets: list[ResultSet]) -> None:
             if rs.name in set(claims["result_set"]):
                 text.append(f"- {rs.context()}")
         text.append("")
-        short = claims["source"].map(lambda k: PAPERS[k].short() if k in PAPERS else k)
+        short = claims["source"].map(lambda k: PAPERS[k].short if k in PAPERS else k)
         table_src = claims.assign(source=short + " · " + claims["result_set"])
         text.append(claims_markdown(table_src, source=True))
         text.append(_verdicts_per_set(sets))
@@ -292,8 +292,9 @@ def speed_page(w: SiteWriter, sets: list[ResultSet]) -> None:
         agg = ok.groupby("study")[["images_per_s", "epoch_seconds"]].median().reset_index()
         agg["result_set"] = rs.name
         rows.append(agg)
-    text = ["# Speed\n", "Training throughput per study and result set (hardware in "
-            "[Result sets](result-sets.md)). Epoch seconds exclude validation.\n"]
+    text = ["# Speed\n", "Training throughput per study and result set. Epoch seconds exclude "
+            "validation.\n", *[f"- {rs.context()}" for rs in sets if not rs.get('runs').empty],
+            ""]
     if not rows:
         text.append(NO_DATA.format(what="No runs yet.", cmd="bench all"))
     else:

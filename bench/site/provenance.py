@@ -20,34 +20,40 @@ class Paper:
     """One source study as we can cite it from the copy we hold (unknown fields say so)."""
 
     key: str
+    label: str  # how pages name it in a sentence
+    short: str  # how tables name it
     authors: str
     year: str
     title: str
     venue: str
     link: str
 
-    def short(self) -> str:
-        return f"{self.authors.split(',')[0]} ({self.year})"
-
 
 PAPERS = {p.key: p for p in (
-    Paper("fmnist_dnn_hparams", "authors not named in our copy", "year not in our copy",
+    Paper("fmnist_dnn_hparams", "DNN hyper-parameters on Fashion-MNIST (conference paper; "
+          "authors not in our copy)", "DNN hyper-parameters paper",
+          "authors not named in our copy", "year not in our copy",
           "Hyper-parameter analysis of a DNN on Fashion-MNIST (conference paper; title "
           "paraphrased, our copy starts at the abstract)", "conference proceedings", ""),
-    Paper("mnist_cnn_hpo_libs", "authors not named in our copy", "year not in our copy",
+    Paper("mnist_cnn_hpo_libs", "Optuna, HyperOpt and scikit-optimize on an MNIST CNN "
+          "(Turkish article; authors not in our copy)", "HPO libraries paper (TR)",
+          "authors not named in our copy", "year not in our copy",
           "Evrişimli Sinir Ağı Kullanarak El yazısı Rakamların Tanımasında Hiper Parametre "
           "Analizi (hyper-parameter analysis for handwritten digit recognition with a CNN)",
           "journal article in Turkish with an English abstract", ""),
-    Paper("mnist_cnn_optuna_hyperopt", "T. A. Samoilova", "2024",
+    Paper("mnist_cnn_optuna_hyperopt", "Samoilova (2024), Optuna vs Hyperopt for CNNs",
+          "Samoilova 2024", "T. A. Samoilova", "2024",
           "Comparative Analysis of Hyperparameter Optimization Using Optuna and Hyperopt for "
           "Convolutional Neural Networks",
           "Modern Information Technologies and IT-Education 20(3), 656-665 (in Russian)",
           "https://doi.org/10.25559/SITITO.020.202403.656-665"),
-    Paper("fmnist_mlp_optimizers", "N. Shahabi", "2021",
+    Paper("fmnist_mlp_optimizers", "Shahabi (2021), four Keras optimizers on a Fashion-MNIST "
+          "MLP", "Shahabi 2021", "N. Shahabi", "2021",
           "Report 8: comparing optimizers for the weights of a neural network (course report, "
           "in Persian)", "Amirkabir University of Technology, course report",
           "https://github.com/nikashahabi/deep_learning_with_keras_optimizers"),
-    Paper("mnist_keras_models", "onlinEngineer (GitHub user)", "year not stated",
+    Paper("mnist_keras_models", "onlinEngineer (GitHub), three small Keras MLPs on MNIST",
+          "onlinEngineer (GitHub)", "onlinEngineer (GitHub user)", "year not stated",
           "Handwritten Image Detection with Keras using MNIST data", "GitHub repository",
           "https://github.com/onlinEngineer/Handwritten-Image-Detection-with-Keras-using-"
           "MNIST-data"),
@@ -60,7 +66,7 @@ def cite(source: str, from_page: str = "") -> str:
     up = "../" * from_page.count("/")
     if paper is None:
         return f"`{esc(source)}`"
-    return f"[{esc(paper.short())}: {esc(paper.title)}]({up}references.md#{paper.key})"
+    return f"[{esc(paper.label)}]({up}references.md#{paper.key})"
 
 
 def references_page(w: SiteWriter) -> None:
