@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.report.claims import MIN_SEEDS, Claim, best_level
-from bench.report.paired import MARGIN, compare, outcomes
+from bench.report.paired import MARGIN, MAX_SEEDS_REPORTED, compare, outcomes
 from bench.report.stats import paired_samples
 from bench.site import charts
 from bench.site.sets import ResultSet, set_for
@@ -121,7 +121,9 @@ def recommendation_table(found: list[tuple[Question, dict | None]],
                 f"{v['effect_ci_high'] * 100:+.2f}]")
             link = f"studies/{rec['study']}.md"
             needs = "" if v is None or pd.isna(v["seeds_needed"]) else \
-                f" ≈{int(v['seeds_needed'])} seeds would decide"
+                f" ≈{int(v['seeds_needed'])} seeds would decide" \
+                if v["seeds_needed"] < MAX_SEEDS_REPORTED else \
+                f" more than {MAX_SEEDS_REPORTED} seeds would be needed"
             row.update({"best choice": f"[**{esc(readable(rec['best'], rec['study']))}**]"
                                        f"({link}) {rec['best_accuracy']:.1%}",
                         "verdict": (badge(v["verdict"]) + needs) if v else "",

@@ -310,6 +310,7 @@ def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.Chart:
                alt.Tooltip("decision_words:N", title="decision")]
     dots = base.mark_point(filled=True, size=45, opacity=0.85).encode(
         x=alt.X("shown:Q", title="difference to the best choice (percentage points)",
-                scale=alt.Scale(domain=[floor_pp, 0.5], clamp=True)),
+                scale=alt.Scale(domain=[floor_pp, 0.5], clamp=True),
+                axis=alt.Axis(tickCount=11)),
         yOffset=alt.YOffset("level:N"), tooltip=tooltip)
     return dots.properties(width=WIDTH, height=36 * len(order))
