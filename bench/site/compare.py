@@ -81,7 +81,7 @@ def _scatter(diff: pd.DataFrame, a: str, b: str) -> alt.LayerChart:
 
 def comparison_page(w: SiteWriter, a: ResultSet, b: ResultSet) -> None:
     path = compare_path(a, b)
-    text = [f"# {esc(a.name)} vs {esc(b.name)}\n",
+    text = ["---\nhide:\n  - toc\n---\n", f"# {esc(a.name)} vs {esc(b.name)}\n",
             f"- **A**: {a.context()}\n- **B**: {b.context()}\n",
             "Levels are matched on the paper's level (a reduced profile trains fewer epochs "
             "or less data under the same name, see *epochs* and *data*). *difference* is B − A "

@@ -241,7 +241,7 @@ def best_claims(sets: list[ResultSet]) -> pd.DataFrame:
 def claims_page(w: SiteWriter, sets: list[ResultSet]) -> None:
     from bench.site.provenance import PAPERS
 
-    text = ["# Claims and verdicts\n", RULES]
+    text = ["---\nhide:\n  - toc\n---\n", "# Claims and verdicts\n", RULES]  # wide tables
     claims = best_claims(sets)
     if claims.empty:
         text.append(NO_DATA.format(what="No claims evaluated yet.", cmd="bench all --seeds 3"))
@@ -274,6 +274,7 @@ def _verdicts_per_set(sets: list[ResultSet]) -> str:
             f"{badge(v)} n={'' if pd.isna(n) else int(n)}"
             for v, n in zip(c["verdict"], c["n"], strict=True)]})
         table = col if table is None else table.merge(col, on="claim", how="outer")
+    table = table.fillna("— (not in this set)")
     return ("\n## Verdicts in each result set\n\nThe same claims judged in every set on its "
             "own (a reduced protocol may disagree with the papers' one; details per level on "
             "the [comparison pages](result-sets.md)).\n\n"

@@ -49,8 +49,9 @@ PAPERS = {p.key: p for p in (
           "https://doi.org/10.25559/SITITO.020.202403.656-665"),
     Paper("fmnist_mlp_optimizers", "Shahabi (2021), four Keras optimizers on a Fashion-MNIST "
           "MLP", "Shahabi 2021", "N. Shahabi", "2021",
-          "Report 8: comparing optimizers for the weights of a neural network (course report, "
-          "in Persian)", "Amirkabir University of Technology, course report",
+          "Report 8: a comparison of meta-heuristic methods for optimising the weights of a "
+          "neural network (title translated; in Persian)",
+          "Amirkabir University of Technology, course report",
           "https://github.com/nikashahabi/deep_learning_with_keras_optimizers"),
     Paper("mnist_keras_models", "onlinEngineer (GitHub), three small Keras MLPs on MNIST",
           "onlinEngineer (GitHub)", "onlinEngineer (GitHub user)", "year not stated",
@@ -75,7 +76,7 @@ def references_page(w: SiteWriter) -> None:
             "The id in brackets is how the project's code and tables name each source.\n"]
     for p in PAPERS.values():
         link = f" <{p.link}>" if p.link else ""
-        text.append(f"## {esc(p.title)} {{#{p.key}}}\n\n{esc(p.authors)}, {esc(p.year)}. "
+        text.append(f"## {esc(p.label)} {{#{p.key}}}\n\n{esc(p.authors)}, {esc(p.year)}. "
                     f"*{esc(p.title)}*. {esc(p.venue)}.{link} (`{p.key}`)\n")
     w.page("references.md", "\n".join(text))
 
