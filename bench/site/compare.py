@@ -65,13 +65,16 @@ def _scatter(diff: pd.DataFrame, a: str, b: str) -> alt.LayerChart:
     hi = float(max(data["accuracy_mean_a"].max(), data["accuracy_mean_b"].max()))
     line = alt.Chart(pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})).mark_line(
         color="#999", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
-    dots = alt.Chart(data, title="mean test accuracy per level, one set against the other"
-                     ).mark_point(filled=True, size=50, opacity=0.8).encode(
+    studies = data["study"].nunique()
+    dots = alt.Chart(data, title="mean test accuracy per level: A vs B").mark_point(
+        filled=True, size=50, opacity=0.8).encode(
         x=alt.X("accuracy_mean_a:Q", title=f"{a} (mean test accuracy)",
                 scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%", tickCount=6)),
         y=alt.Y("accuracy_mean_b:Q", title=f"{b} (mean test accuracy)",
                 scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%", tickCount=6)),
-        color=alt.Color("study:N", title="study", scale=alt.Scale(scheme="category20")),
+        color=alt.Color("study:N", title="study", scale=alt.Scale(
+            scheme="category10" if studies <= 10 else "category20"),
+            legend=alt.Legend(orient="bottom", columns=3)),
         tooltip=[alt.Tooltip("label:N", title="study: level"),
                  alt.Tooltip("accuracy_mean_a:Q", title=a, format=".4f"),
                  alt.Tooltip("accuracy_mean_b:Q", title=b, format=".4f"),
