@@ -159,3 +159,29 @@ def test_references_and_citations(two_sets) -> None:
     assert 'href="notebook.ipynb"' in notebook and (site / "notebook.ipynb").exists()
     for href in re.findall(r'href="([a-z_\-/]+\.html)"', notebook):
         assert (site / href).exists(), href
+
+
+def test_diverged_runs_leave_the_loss_line_and_become_markers() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from bench.site.study_sections import DIVERGED_LOSS, split_diverged
+
+    rows = []
+    for seed, blow_up in ((0, None), (1, None), (2, 3)):
+        for epoch in range(1, 5):
+            loss = 0.5 if blow_up is None or epoch < blow_up else 830.0
+            rows += [{"run_id": f"r{seed}", "level": "sgd", "seed": seed, "split": "val",
+                      "epoch": epoch, "metric": "loss", "value": loss},
+                     {"run_id": f"r{seed}", "level": "sgd", "seed": seed, "split": "val",
+                      "epoch": epoch, "metric": "accuracy", "value": 0.8}]
+    rows.append({"run_id": "r3", "level": "adam", "seed": 0, "split": "val", "epoch": 1,
+                 "metric": "loss", "value": np.nan})
+    means, markers = split_diverged(pd.DataFrame(rows))
+    loss = means[means["metric"] == "loss"]
+    assert loss["mean"].max() < DIVERGED_LOSS  # 830 never reaches the line
+    assert set(loss.loc[loss["level"] == "sgd", "n"]) == {2}  # the diverged seed is left out
+    acc = means[means["metric"] == "accuracy"]
+    assert set(acc["n"]) == {3}  # its accuracy still counts
+    assert sorted(zip(markers["level"], markers["epoch"], markers["seed"], strict=True)) == [
+        ("adam", 1, 0), ("sgd", 3, 2)]
