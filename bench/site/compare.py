@@ -133,7 +133,8 @@ def comparison_page(w: SiteWriter, a: ResultSet, b: ResultSet) -> None:
 def result_sets_page(w: SiteWriter, sets: list[ResultSet]) -> None:
     from bench.site.pages import set_overview
 
-    text = ["# Result sets\n", "Every result set found, side by side: the protocol it ran "
+    text = ["---\nhide:\n  - toc\n---\n", "# Result sets\n",
+            "Every result set found, side by side: the protocol it ran "
             "(share of the papers' data and epochs), seeds and hardware.\n"]
     text.append(md_table(set_overview(sets)) if sets else "_none_\n")
     pairs = list(itertools.combinations(sets, 2))
