@@ -40,10 +40,15 @@ def _result_set(root: Path) -> Path:
 
 def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
     results = _result_set(tmp_path / "set-a")
-    out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"))
+    out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"),
+                env={"BENCH_SITE_URL": "https://example.org/bench/"})
     assert out.returncode == 0, out.stderr[-3000:]
     site = tmp_path / "site"
     assert (site / "index.html").exists() and (site / "studies" / "initializers.html").exists()
+    # the published address (the site workflow's BENCH_SITE_URL) makes the canonical links
+    assert '<link rel="canonical" href="https://example.org/bench/index.html">' in \
+        (site / "index.html").read_text()
+    assert "https://example.org/bench/claims.html" in (site / "sitemap.xml").read_text()
     assert (site / "javascripts" / "vendor" / "vega-bundle.js").exists()
     assert "No data yet" in (site / "studies" / "keras_models.html").read_text()
     page = (site / "studies" / "initializers.html").read_text()
@@ -154,7 +159,9 @@ def test_two_result_sets_side_by_side(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     page = (tmp_path / "s" / "result-sets.html").read_text()
     assert "cpu-box" in page and "gpu-box" in page and "NVIDIA H100" in page
-    assert (tmp_path / "s" / "charts" / "result-sets-accuracy.json").exists()
+    assert "cpu-box--vs--gpu-box.html" in page
+    compare = (tmp_path / "s" / "compare" / "cpu-box--vs--gpu-box.html").read_text()
+    assert "NVIDIA H100" in compare and "test cpu" in compare
     speed = json.loads((tmp_path / "s" / "charts" / "speed-throughput.json").read_text())
     sets = {row["result_set"] for rows in speed["datasets"].values() for row in rows}
     assert sets == {"cpu-box", "gpu-box"}

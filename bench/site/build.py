@@ -15,7 +15,6 @@ from bench.store import atomic_write_bytes
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "site_src"
 CONFIG = ROOT / "mkdocs.yml"
-DATA_TABLES = ("runs", "epochs", "classes", "trials")
 
 
 def default_result_dirs() -> list[Path]:
@@ -48,12 +47,6 @@ def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
     publish_all(writer, sets)
     writer.write()
     atomic_write_bytes(docs / "javascripts" / "vendor" / "vega-bundle.js", vega_bundle())
-    for rs in sets:
-        for name in DATA_TABLES:
-            src = rs.root / f"{name}.parquet"
-            if src.exists():
-                (docs / "data" / rs.name).mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, docs / "data" / rs.name / src.name)
     return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
 
 

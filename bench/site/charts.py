@@ -26,17 +26,23 @@ def level_color(values, title: str = "level") -> alt.Color:
     """Colour by level in natural order; 20 colours when 10 are not enough."""
     order = natural_order(values)
     scheme = "category10" if len(order) <= 10 else "category20"
-    return alt.Color("level:N", title=title, sort=order, scale=alt.Scale(scheme=scheme))
+    # many levels: the legend goes below the chart in columns instead of being cut off
+    legend = alt.Legend() if len(order) <= 12 else alt.Legend(orient="bottom", columns=4,
+                                                               symbolLimit=0, labelLimit=120)
+    return alt.Color("level:N", title=title, sort=order, scale=alt.Scale(scheme=scheme),
+                     legend=legend)
 
 
 INTEGER_AXIS = alt.Axis(format="d", tickMinStep=1)  # epochs and trials: no tick at 1.5
 
 
-def learning_curves(curves: pd.DataFrame, metric: str = "accuracy") -> alt.Chart:
-    """Mean curve per level and split; click the legend to highlight levels; tooltips."""
+def learning_curves(curves: pd.DataFrame, metric: str = "accuracy",
+                    diverged: pd.DataFrame | None = None) -> alt.Chart | alt.LayerChart:
+    """Mean curve per level and split; click the legend to highlight levels; tooltips.
+    ``diverged``: one red cross per diverged run (level, split, epoch, seed, loss, y)."""
     data = curves[curves["metric"] == metric]
     pick = alt.selection_point(fields=["level"], bind="legend")
-    return (
+    lines = (
         alt.Chart(data, title=f"{metric} per epoch (mean over seeds)")
         .mark_line(point=True)
         .encode(
@@ -47,12 +53,65 @@ def learning_curves(curves: pd.DataFrame, metric: str = "accuracy") -> alt.Chart
             color=level_color(data["level"]),
             strokeDash=alt.StrokeDash("split:N", title="split"),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
-            tooltip=["level:N", "split:N", "epoch:Q", alt.Tooltip("mean:Q", format=".4f"),
+            tooltip=[alt.Tooltip("level:N"), alt.Tooltip("split:N"),
+                     alt.Tooltip("epoch:Q"),
+                     alt.Tooltip("mean:Q", format=".4f", title=f"mean {metric}"),
                      alt.Tooltip("n:Q", title="seeds")],
         )
         .add_params(pick)
         .properties(width=WIDTH, height=300)
     )
+    if diverged is None or diverged.empty:
+        return lines
+    crosses = alt.Chart(diverged).mark_point(shape="cross", color="#d62728", size=90,
+                                             filled=True).encode(
+        x=alt.X("epoch:Q"), y=alt.Y("y:Q"),
+        tooltip=[alt.Tooltip("level:N"), alt.Tooltip("split:N"), alt.Tooltip("seed:Q"),
+                 alt.Tooltip("epoch:Q", title="diverged at epoch"),
+                 alt.Tooltip("loss:N", title="loss there")])
+    return (lines + crosses).properties(
+        title=f"{metric} per epoch (mean over seeds; red crosses: diverged runs)")
+
+
+def rank_plot(ranks: pd.DataFrame) -> alt.LayerChart:
+    """Per level, its rank under each seed (dots) and the mean rank (bar), best first."""
+    order = ranks.groupby("level")["seed_rank"].mean().sort_values().index.tolist()
+    base = alt.Chart(ranks, title="rank of each level under each seed (1 = best)").encode(
+        y=alt.Y("level:N", sort=order, title=None))
+    mean = base.mark_tick(thickness=3, size=16, color="#1f77b4").encode(
+        x=alt.X("mean(seed_rank):Q", title="rank (1 = best)",
+                axis=alt.Axis(format="d", tickMinStep=1)),
+        tooltip=[alt.Tooltip("level:N"),
+                 alt.Tooltip("mean(seed_rank):Q", title="mean rank", format=".1f")])
+    span = base.mark_rule(color="#999").encode(x="min(seed_rank):Q", x2="max(seed_rank):Q")
+    dots = base.mark_point(size=30, opacity=0.6, color="#555").encode(
+        x="seed_rank:Q",
+        tooltip=[alt.Tooltip("level:N"), alt.Tooltip("seed:Q"),
+                 alt.Tooltip("seed_rank:Q", title="rank"),
+                 alt.Tooltip("accuracy:Q", title="test accuracy", format=".4f")])
+    return (span + dots + mean).properties(width=WIDTH, height=max(120, 18 * len(order)))
+
+
+def level_means_by_set(levels: pd.DataFrame) -> alt.LayerChart:
+    """Mean test accuracy and 95 % CI per level, one colour (and row offset) per set."""
+    order = natural_order(levels["level"])
+    base = alt.Chart(levels, title="test accuracy per level in each result set").encode(
+        y=alt.Y("level:N", sort=order, title=None),
+        yOffset=alt.YOffset("result_set:N"),
+        color=alt.Color("result_set:N", title="result set",
+                        legend=alt.Legend(orient="bottom", labelLimit=300)))
+    points = base.mark_point(filled=True, size=50).encode(
+        x=alt.X("accuracy_mean:Q", title="test accuracy (mean, 95 % CI)",
+                scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("result_set:N", title="result set"), alt.Tooltip("level:N"),
+                 alt.Tooltip("accuracy_mean:Q", title="mean", format=".4f"),
+                 alt.Tooltip("accuracy_ci_low:Q", title="CI low", format=".4f"),
+                 alt.Tooltip("accuracy_ci_high:Q", title="CI high", format=".4f"),
+                 alt.Tooltip("n:Q", title="seeds"),
+                 alt.Tooltip("epochs_trained:Q", title="epochs trained")])
+    bars = (base.mark_rule().encode(x="accuracy_ci_low:Q", x2="accuracy_ci_high:Q")
+            .transform_filter("isValid(datum.accuracy_ci_low)"))
+    return (bars + points).properties(width=WIDTH, height=max(140, 30 * len(order)))
 
 
 def level_means(levels: pd.DataFrame, metric: str = "accuracy",
@@ -88,14 +147,17 @@ def paper_vs_measured(joined: pd.DataFrame) -> alt.LayerChart:
         y=alt.Y("level:N", sort=order, title=None))
     measured = base.mark_point(filled=True, size=70, color="#1f77b4").encode(
         x=alt.X("measured_mean:Q", title="test accuracy", scale=alt.Scale(zero=False)),
-        tooltip=["level:N", alt.Tooltip("paper_value:Q", format=".4f"),
-                 alt.Tooltip("measured_mean:Q", format=".4f"),
-                 alt.Tooltip("difference:Q", format="+.4f"), "n:Q"],
+        tooltip=[alt.Tooltip("level:N"),
+                 alt.Tooltip("paper_value:Q", title="paper", format=".4f"),
+                 alt.Tooltip("measured_mean:Q", title="measured (mean)", format=".4f"),
+                 alt.Tooltip("difference:Q", format="+.4f"), alt.Tooltip("n:Q",
+                                                                         title="seeds")],
     )
     interval = (base.mark_rule(color="#1f77b4").encode(x="ci_low:Q", x2="ci_high:Q")
                 .transform_filter("isValid(datum.ci_low)"))
     paper = base.mark_point(shape="cross", size=90, color="#d62728").encode(
-        x="paper_value:Q", tooltip=["level:N", alt.Tooltip("paper_value:Q", format=".4f")])
+        x="paper_value:Q", tooltip=[alt.Tooltip("level:N"),
+                                    alt.Tooltip("paper_value:Q", title="paper", format=".4f")])
     return (interval + measured + paper).properties(width=WIDTH, height=max(120, 22 * len(order)))
 
 
@@ -108,18 +170,22 @@ def confusion_heatmap(counts: pd.DataFrame, classes: list[str]) -> alt.LayerChar
         y=alt.Y("true_name:N", sort=classes, title="true"))
     heat = base.mark_rect().encode(
         color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="symlog")),
-        tooltip=["true_name:N", "pred_name:N", "count:Q"])
-    text = base.mark_text(fontSize=9).encode(text="count:Q")
+        tooltip=[alt.Tooltip("true_name:N", title="true"),
+                 alt.Tooltip("pred_name:N", title="predicted"), alt.Tooltip("count:Q")])
+    text = base.mark_text(fontSize=10).encode(text="count:Q")
     return (heat + text).properties(width=380, height=380)
 
 
 def heatmap(data: pd.DataFrame, x: str, y: str, value: str, title: str) -> alt.LayerChart:
     """Two crossed factors: mean metric per cell."""
-    base = alt.Chart(data, title=title).encode(x=alt.X(f"{x}:N", sort=natural_order(data[x])),
-                                               y=alt.Y(f"{y}:N", sort=natural_order(data[y])))
+    xt, yt = x.replace("_", " "), y.replace("_", " ")
+    base = alt.Chart(data, title=title).encode(
+        x=alt.X(f"{x}:N", sort=natural_order(data[x]), title=xt),
+        y=alt.Y(f"{y}:N", sort=natural_order(data[y]), title=yt))
     rect = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="viridis")),
-        tooltip=[f"{x}:N", f"{y}:N", alt.Tooltip(f"{value}:Q", format=".4f")])
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="viridis"), title=title),
+        tooltip=[alt.Tooltip(f"{x}:N", title=xt), alt.Tooltip(f"{y}:N", title=yt),
+                 alt.Tooltip(f"{value}:Q", format=".4f", title=title)])
     text = base.mark_text(fontSize=10, color="white").encode(
         text=alt.Text(f"{value}:Q", format=".3f"))
     return (rect + text).properties(width=WIDTH, height=260)
@@ -134,8 +200,11 @@ def cost_vs_accuracy(levels: pd.DataFrame) -> alt.Chart:
             x=alt.X("seconds_mean:Q", title="training seconds (mean)"),
             y=alt.Y("accuracy_mean:Q", title="test accuracy", scale=alt.Scale(zero=False)),
             color=level_color(levels["level"]),
-            tooltip=["level:N", alt.Tooltip("seconds_mean:Q", format=".2f"),
-                     alt.Tooltip("accuracy_mean:Q", format=".4f")],
+            tooltip=[alt.Tooltip("level:N"),
+                     alt.Tooltip("seconds_mean:Q", title="training seconds (mean)",
+                                 format=".2f"),
+                     alt.Tooltip("accuracy_mean:Q", title="test accuracy (mean)",
+                                 format=".4f")],
         )
         .properties(width=WIDTH, height=260)
     )
@@ -149,7 +218,8 @@ def _bars_per_result_set(data: pd.DataFrame, title: str, x: alt.X, y: str,
         .mark_bar()
         .encode(x=x, y=alt.Y(f"{y}:N", title=None, sort=None),
                 color=alt.Color("result_set:N", title="result set"),
-                yOffset="result_set:N", tooltip=["result_set:N", f"{y}:N", *tooltip])
+                yOffset="result_set:N",
+                tooltip=[alt.Tooltip("result_set:N", title="result set"), f"{y}:N", *tooltip])
         .properties(width=WIDTH)
     )
 
@@ -159,8 +229,8 @@ def speed_bars(speed: pd.DataFrame) -> alt.Chart:
     return _bars_per_result_set(
         speed, "training throughput (images / s, median over runs)",
         alt.X("images_per_s:Q", title="images / s"), "study",
-        [alt.Tooltip("images_per_s:Q", format=",.0f"),
-         alt.Tooltip("epoch_seconds:Q", format=".3f")])
+        [alt.Tooltip("images_per_s:Q", title="images / s", format=",.0f"),
+         alt.Tooltip("epoch_seconds:Q", title="seconds per epoch", format=".3f")])
 
 
 def perf_speedups(perf: pd.DataFrame) -> alt.Chart:
@@ -168,7 +238,8 @@ def perf_speedups(perf: pd.DataFrame) -> alt.Chart:
     return _bars_per_result_set(
         perf, "engine vs tutorial model.fit (same process, alternating)",
         alt.X("speedup:Q", title="speed-up (x)"), "measurement",
-        [alt.Tooltip("speedup:Q", format=".2f"), "tutorial:N", "engine:N"])
+        [alt.Tooltip("speedup:Q", title="speed-up (x)", format=".2f"), "tutorial:N",
+         "engine:N"])
 
 
 def best_so_far(trials: pd.DataFrame, x: str = "trial") -> alt.Chart:
@@ -210,3 +281,36 @@ def parallel_coordinates(trials: pd.DataFrame, params: list[str]) -> alt.Chart:
                 detail="trial_key:N", tooltip=["parameter:N", "value:Q", "test_accuracy:Q"])
         .properties(width=WIDTH, height=280)
     )
+
+
+DECISION_WORDS = {"better": "worse than the best", "equivalent": "tied with the best",
+                  "undecided": "within noise", "worse": "better than the best"}
+
+
+def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.Chart:
+    """Per question, each alternative's seed-paired gap to the best choice, in points."""
+    data = gaps.assign(
+        diff_pp=-gaps["gap"] * 100, low_pp=-gaps["gap_high"] * 100,
+        high_pp=-gaps["gap_low"] * 100,
+        decision_words=gaps["decision"].map(DECISION_WORDS).fillna(gaps["decision"]))
+    data["shown"] = data["diff_pp"].clip(lower=floor_pp)
+    order = list(dict.fromkeys(data["question"]))
+    colours = alt.Scale(domain=list(DECISION_WORDS.values())[:3],
+                        range=["#bbbbbb", "#2ca02c", "#ff7f0e"])
+    base = alt.Chart(data, title="alternatives vs the best choice (seed-paired)").encode(
+        y=alt.Y("question:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
+        color=alt.Color("decision_words:N", title=None, scale=colours,
+                        legend=alt.Legend(orient="bottom")))
+    tooltip = [alt.Tooltip("question:N"), alt.Tooltip("level:N", title="alternative"),
+               alt.Tooltip("best:N", title="best choice"),
+               alt.Tooltip("diff_pp:Q", title="difference (pp)", format="+.2f"),
+               alt.Tooltip("low_pp:Q", title="95 % CI low (pp)", format="+.2f"),
+               alt.Tooltip("high_pp:Q", title="95 % CI high (pp)", format="+.2f"),
+               alt.Tooltip("accuracy:Q", title="mean test accuracy", format=".2%"),
+               alt.Tooltip("decision_words:N", title="decision")]
+    dots = base.mark_point(filled=True, size=45, opacity=0.85).encode(
+        x=alt.X("shown:Q", title="difference to the best choice (percentage points)",
+                scale=alt.Scale(domain=[floor_pp, 0.5], clamp=True),
+                axis=alt.Axis(tickCount=11)),
+        yOffset=alt.YOffset("level:N"), tooltip=tooltip)
+    return dots.properties(width=WIDTH, height=36 * len(order))

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.site import charts
+from bench.site.provenance import cite, data_page, provenance, references_page, schema_page
+from bench.site.sets import ResultSet, load_result_set, set_for, sets_with  # noqa: F401 (re-exported)
+from bench.site.study_sections import (
+    DIVERGED_LOSS,
+    RANK_VIEW_LEVELS,
+    rank_section,
+    sets_section,
+    split_diverged,
+)
 from bench.site.verdicts import (
     RULES,
+    badge,
     claim_table,
     claims_markdown,
     level_table,
@@ -21,75 +29,10 @@ from bench.site.verdicts import (
     protocol_note,
 )
 from bench.site.writer import SiteWriter, esc, md_table
-from bench.store import ResultStore, open_results
 from bench.studies import REGISTRY, Study
 
+ROOT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 NO_DATA = "!!! note \"No data yet\"\n    {what} Run `{cmd}` and rebuild the site.\n\n"
-
-
-@dataclass
-class ResultSet:
-    """One result set's tables, loaded once."""
-
-    name: str
-    root: Path
-    manifest: dict
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    def get(self, name: str) -> pd.DataFrame:
-        return self.tables.get(name, pd.DataFrame())
-
-    @property
-    def n_runs(self) -> int:
-        return len(self.get("runs"))
-
-    @property
-    def profile(self) -> str | None:
-        runs = self.get("runs")
-        if runs.empty or "profile" not in runs or runs["profile"].isna().all():
-            return None
-        return str(runs["profile"].value_counts().idxmax())
-
-    @property
-    def full_protocol(self) -> bool:
-        """True for a set run at the papers' protocols (the site's default view)."""
-        from bench.studies import PROFILES
-
-        profile = PROFILES.get(self.profile or "")
-        return profile is not None and not profile.reduced
-
-    def rank(self, count: int | None = None) -> tuple[bool, int]:
-        """Sort key: sets at the papers' protocols first, then the most runs."""
-        return self.full_protocol, self.n_runs if count is None else count
-
-    def label(self) -> str:
-        m = self.manifest.get("machine", {})
-        cpu = f"{m.get('cpu', '?')} ({m.get('cpu_count', '?')} cores)"
-        hw = ", ".join(m.get("gpus") or []) or cpu
-        return f"{self.name} — {hw}"
-
-
-TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "trials",
-          "perf", "derived/levels", "derived/claims", "derived/paper_vs_measured",
-          "derived/scores", "derived/pairwise", "derived/hpo_methods", "derived/hpo_rank_test",
-          "derived/hpo_table", "derived/hpo_anytime", "derived/hpo_anytime_time",
-          "derived/hpo_overhead", "derived/hpo_tabular_ranks")
-
-
-def load_result_set(root: Path) -> ResultSet:
-    store: ResultStore = open_results(root)
-    if store.has_table("runs") or store.has_table("searches"):
-        from bench.report import build_report
-
-        build_report(store)  # always: derived tables must match the records just compacted
-    rs = ResultSet(root.name, root, store.manifest())
-    for name in TABLES:
-        if store.has_table(name):
-            try:
-                rs.tables[name] = store.table(name)
-            except BenchError:
-                continue
-    return rs
 
 
 def _when(ts: float | None) -> str:
@@ -97,45 +40,66 @@ def _when(ts: float | None) -> str:
 
 
 def home(w: SiteWriter, sets: list[ResultSet], primary: ResultSet | None) -> None:
-    text = ["# Deep-learning hyper-parameters, measured\n",
-            "Five published studies re-run with one harness: several seeds with 95 % confidence "
-            "intervals, wall-clock cost next to accuracy, and a verdict on every claim.\n"]
+    from bench.site.answers import answers_section
+
+    text = ["---\nhide:\n  - navigation\n  - toc\n---\n",
+            "# Which hyper-parameters should I pick?\n"]
     if primary is None:
         text.append(NO_DATA.format(what="No result set found.", cmd="bench all"))
+        w.page("index.md", "\n".join(text))
+        return
+    claims = best_claims(sets)
+    text.append(answers_section(w, sets, claims))
+    text.append("\n## The papers' claims\n\nFive published studies re-run with one harness: "
+                "several seeds with 95 % confidence intervals, wall-clock cost next to "
+                "accuracy, and a verdict on every claim, from the result set that measured it "
+                "at the papers' protocol when there is one (else a reduced set, marked so).\n")
+    if claims.empty:
+        text.append("_No claim could be evaluated yet._\n")
     else:
-        claims = best_claims(sets)
-        text.append("## Headline findings\n\nEach claim from the result set that measured it "
-                    "at the papers' protocol when there is one (else a reduced set, marked "
-                    "so). How verdicts are decided: [Claims](claims.md).\n")
-        if claims.empty:
-            text.append("_No claim could be evaluated yet._\n")
-        else:
-            table = claim_table(claims).assign(**{"result set": claims["result_set"].values})
-            text.append(md_table(table, html_cols=("verdict",)))
+        table = claim_table(claims).assign(**{"result set": claims["result_set"].values})
+        text.append(md_table(table, html_cols=("verdict",)))
     text.append("\n## Result sets\n\n")
-    rows = [{"result set": s.name, "hardware": s.label().split(" — ", 1)[1],
-             "backend": s.manifest.get("keras_backend", "?"), "runs": s.n_runs,
-             "last updated": _when(s.manifest.get("updated"))} for s in sets]
-    text.append(md_table(pd.DataFrame(rows)))
-    text.append("\n## Reproduce\n\n```bash\npip install -e . && bench all            # quick "
-                "profile, ~35 min on 2 CPU cores\nbench all --profile full --workers 0       "
-                "# the papers' protocols x 5 seeds (GPU)\nbench site --results "
+    text.append(md_table(set_overview(sets)))
+    text.append("\nCompare two sets level by level: [Result sets](result-sets.md). Every "
+                "table with checksums: [Data](data.md). Sources: [References](references.md)."
+                "\n\n## Reproduce\n\n```bash\npip install -e . && bench all            "
+                "# quick profile, ~35 min on 2 CPU cores\nbench all --profile full --workers 0"
+                "       # the papers' protocols x 5 seeds (GPU)\nbench site --results "
                 "data_cache/results/* --out site\n```\n")
     w.page("index.md", "\n".join(text))
+
+
+def set_overview(sets: list[ResultSet]) -> pd.DataFrame:
+    """One row per set: protocol, seeds, data and epochs, hardware, runs, last update."""
+    from bench.studies import PROFILES
+
+    rows = []
+    for s in sets:
+        p = PROFILES.get(s.profile or "")
+        rows.append({"result set": s.name, "profile": s.profile or "?",
+                     "data": f"{p.data_scale:.0%}" if p else "?",
+                     "epochs": f"{p.epoch_scale:.0%}" + (f" (max {p.max_epochs})"
+                                                          if p and p.max_epochs else "")
+                     if p else "?",
+                     "seeds": s.seeds(), "hardware": s.hardware(),
+                     "backend": s.manifest.get("keras_backend", "?"), "runs": s.n_runs,
+                     "last updated": _when(s.manifest.get("updated"))})
+    return pd.DataFrame(rows)
 
 
 def _curves(rs: ResultSet, study: str) -> pd.DataFrame:
     runs, epochs = rs.get("runs"), rs.get("epochs")
     mine = runs[(runs["study"] == study) & (runs["status"] == "ok")]
     e = epochs[epochs["run_id"].isin(mine["run_id"]) & (epochs["metric"] != "seconds")]
-    e = e.merge(mine[["run_id", "level"]], on="run_id")
-    return (e.groupby(["level", "split", "metric", "epoch"])["value"]
-            .agg(mean="mean", n="count").reset_index())
+    return e.merge(mine[["run_id", "level", "seed"]], on="run_id")
 
 
-def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
+def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
+               others: list[ResultSet] | tuple = ()) -> None:
+    """One study: the preferred set in full, then every other set that ran it."""
     path = f"studies/{study.name}.md"
-    text = [f"# {study.title}\n", f"Source: `{study.source}`"
+    text = [f"# {study.title}\n", f"Source: {cite(study.source, path)}"
             + (f", {study.paper_table.replace('_', ' ')}" if study.paper_table else "") + ".\n",
             (study.description + "\n") if study.description else ""]
     runs = rs.get("runs") if rs else pd.DataFrame()
@@ -148,6 +112,7 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
     levels = levels[levels["study"] == study.name] if not levels.empty else levels
     mine = runs[runs["study"] == study.name]
     text.append(protocol_note(rs, study, mine, levels))
+    text.append(provenance(rs, path))
     if not levels.empty:
         scores = rs.get("derived/scores")
         scores = scores[scores["study"] == study.name] if not scores.empty else scores
@@ -158,12 +123,22 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
         text.append(w.chart(path, "levels", charts.level_means(levels, seeds=scores)))
         text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
         text.append(md_table(level_table(levels)))
+        if levels.groupby("factor")["level"].nunique().max() >= RANK_VIEW_LEVELS:
+            text.append(rank_section(w, path, scores))
         text.append(paired_section(rs, study.name, levels))
+        text.append(sets_section(w, path, study, [rs, *others]))
     curves = _curves(rs, study.name)
     if not curves.empty and curves["epoch"].max() > 1:
-        text.append("\n## Learning curves\n\nClick a legend entry to highlight a level.\n")
+        curves, diverged = split_diverged(curves)
+        text.append("\n## Learning curves\n\nMean over seeds. Click a legend entry to "
+                    "highlight a level.\n")
         text.append(w.chart(path, "curves-acc", charts.learning_curves(curves, "accuracy")))
-        text.append(w.chart(path, "curves-loss", charts.learning_curves(curves, "loss")))
+        text.append(w.chart(path, "curves-loss", charts.learning_curves(curves, "loss",
+                                                                         diverged)))
+        if not diverged.empty:
+            text.append(f"Diverged runs (loss not finite or above {DIVERGED_LOSS:g}) are left "
+                        "out of the means and drawn as red crosses at the top of the loss "
+                        "chart.\n")
     if len(study.factors) == 2 and not rs.get("derived/scores").empty:
         a, b = (f.name for f in study.factors)
         cells = mine[mine["status"] == "ok"].groupby([a, b])["test_accuracy"].mean().reset_index()
@@ -264,16 +239,46 @@ def best_claims(sets: list[ResultSet]) -> pd.DataFrame:
 
 
 def claims_page(w: SiteWriter, sets: list[ResultSet]) -> None:
-    text = ["# Claims and verdicts\n", RULES]
+    from bench.site.provenance import PAPERS
+
+    text = ["---\nhide:\n  - toc\n---\n", "# Claims and verdicts\n", RULES]  # wide tables
     claims = best_claims(sets)
     if claims.empty:
         text.append(NO_DATA.format(what="No claims evaluated yet.", cmd="bench all --seeds 3"))
     else:
         text.append("Each claim from the result set that measured it at the papers' protocol "
-                    "when there is one (column *result set*).\n")
-        table_src = claims.assign(source=claims["source"] + " · " + claims["result_set"])
+                    "when there is one (after the paper, column *source*). Papers: "
+                    "[References](references.md).\n")
+        for rs in sets:
+            if rs.name in set(claims["result_set"]):
+                text.append(f"- {rs.context()}")
+        text.append("")
+        short = claims["source"].map(lambda k: PAPERS[k].short if k in PAPERS else k)
+        table_src = claims.assign(source=short + " · " + claims["result_set"])
         text.append(claims_markdown(table_src, source=True))
+        text.append(_verdicts_per_set(sets))
+        text += [provenance(rs, "claims.md") for rs in sets
+                 if not rs.get("derived/claims").empty]
     w.page("claims.md", "\n".join(text))
+
+
+def _verdicts_per_set(sets: list[ResultSet]) -> str:
+    """Claim x result set: each set's own verdict, so a reader sees where they differ."""
+    with_claims = [rs for rs in sets if not rs.get("derived/claims").empty]
+    if len(with_claims) < 2:
+        return ""
+    table = None
+    for rs in with_claims:
+        c = rs.get("derived/claims")
+        col = pd.DataFrame({"claim": c["claim"], rs.name: [
+            f"{badge(v)} n={'' if pd.isna(n) else int(n)}"
+            for v, n in zip(c["verdict"], c["n"], strict=True)]})
+        table = col if table is None else table.merge(col, on="claim", how="outer")
+    table = table.fillna("— (not in this set)")
+    return ("\n## Verdicts in each result set\n\nThe same claims judged in every set on its "
+            "own (a reduced protocol may disagree with the papers' one; details per level on "
+            "the [comparison pages](result-sets.md)).\n\n"
+            + md_table(table, html_cols=tuple(rs.name for rs in with_claims)))
 
 
 def speed_page(w: SiteWriter, sets: list[ResultSet]) -> None:
@@ -288,8 +293,9 @@ def speed_page(w: SiteWriter, sets: list[ResultSet]) -> None:
         agg = ok.groupby("study")[["images_per_s", "epoch_seconds"]].median().reset_index()
         agg["result_set"] = rs.name
         rows.append(agg)
-    text = ["# Speed\n", "Training throughput per study and result set (hardware in "
-            "[Result sets](result-sets.md)). Epoch seconds exclude validation.\n"]
+    text = ["# Speed\n", "Training throughput per study and result set. Epoch seconds exclude "
+            "validation.\n", *[f"- {rs.context()}" for rs in sets if not rs.get('runs').empty],
+            ""]
     if not rows:
         text.append(NO_DATA.format(what="No runs yet.", cmd="bench all"))
     else:
@@ -340,54 +346,6 @@ def perf_summary(perf: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def result_sets_page(w: SiteWriter, sets: list[ResultSet]) -> None:
-    text = ["# Result sets\n", "Every result set found, side by side.\n"]
-    rows = []
-    for rs in sets:
-        m = rs.manifest.get("machine", {})
-        libs = rs.manifest.get("libraries", {})
-        rows.append({"result set": rs.name, "cpu": m.get("cpu"), "cores": m.get("cpu_count"),
-                     "gpus": ", ".join(m.get("gpus") or []) or "none",
-                     "backend": rs.manifest.get("keras_backend"),
-                     "keras": libs.get("keras"), "runs": rs.n_runs,
-                     "created": _when(rs.manifest.get("created"))})
-    text.append(md_table(pd.DataFrame(rows)) if rows else "_none_\n")
-    levels = [rs.get("derived/levels").assign(result_set=rs.name) for rs in sets
-              if not rs.get("derived/levels").empty]
-    if len(levels) > 1:
-        both = pd.concat(levels)
-        both = both[both["study"].isin(["optimizers_mlp", "initializers", "optimizers"])]
-        if not both.empty:
-            text.append("\n## Accuracy by result set\n")
-            text.append(w.chart("result-sets.md", "accuracy", charts.grouped_bars(
-                both, "level", "accuracy_mean", "result_set", "mean test accuracy")))
-    w.page("result-sets.md", "\n".join(text))
-
-
-def data_page(w: SiteWriter, sets: list[ResultSet]) -> None:
-    text = ["# Data\n", "Download the tables of each result set (Parquet; read with "
-            "`pandas.read_parquet`). Schema: see the project's `docs/results.md`.\n"]
-    for rs in sets:
-        text.append(f"\n## {esc(rs.name)}\n")
-        for name in ("runs", "epochs", "classes", "trials"):
-            if name in rs.tables:
-                text.append(f"- [{name}.parquet](data/{quote(rs.name)}/{name}.parquet)")
-    text.append("\n\n## Example\n\n```python\nimport pandas as pd\nruns = pd.read_parquet("
-                "\"runs.parquet\")\nruns[runs.status == \"ok\"].groupby([\"study\", \"level\"])"
-                "[\"test_accuracy\"].agg([\"mean\", \"std\", \"count\"])\n```\n")
-    w.page("data.md", "\n".join(text))
-
-
-def _set_for(sets: list[ResultSet], study: str) -> ResultSet | None:
-    """The result set with the most runs of ``study`` (None when no set has any)."""
-    def count(rs: ResultSet) -> int:
-        runs = rs.get("runs")
-        return int((runs["study"] == study).sum()) if not runs.empty else 0
-
-    having = [rs for rs in sets if count(rs)]
-    return max(having, key=lambda rs: rs.rank(count(rs)), default=None)
-
-
 def _set_for_hpo(sets: list[ResultSet]) -> ResultSet | None:
     """The set with the most live (trained) HPO trials."""
     from bench.site.hpo_page import _live
@@ -408,11 +366,20 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
     home(w, sets, primary)
     for study in REGISTRY:
         if study.kind == "train":
-            study_page(w, _set_for(sets, study.name) or primary, study)
+            study_page(w, set_for(sets, study.name) or primary, study,
+                       sets_with(sets, study.name)[1:])
+    from bench.site.compare import result_sets_page
     from bench.site.hpo_page import hpo_page
 
-    hpo_page(w, _set_for_hpo(sets) or primary, _set_for_table(sets))
+    hpo_set = _set_for_hpo(sets) or primary
+    hpo_page(w, hpo_set, _set_for_table(sets))
+    if hpo_set is not None and "hpo.md" in w.pages:  # where its numbers come from
+        w.pages["hpo.md"] += ("\n## Sources and provenance\n\nPapers: "
+                              f"{cite('mnist_cnn_hpo_libs')}; {cite('mnist_cnn_optuna_hyperopt')}"
+                              f".\n\n{hpo_set.context()}.\n\n" + provenance(hpo_set))
     claims_page(w, sets)
     speed_page(w, sets)
     result_sets_page(w, sets)
     data_page(w, sets)
+    references_page(w)
+    schema_page(w, ROOT_DOCS / "results.md")

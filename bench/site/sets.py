@@ -1,0 +1,127 @@
+"""Result sets as the site sees them: tables loaded once, which set answers which study, and
+the one-line context (protocol, seeds, hardware) printed wherever a number appears."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.store import ResultStore, open_results
+
+TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "trials",
+          "perf", "derived/levels", "derived/claims", "derived/paper_vs_measured",
+          "derived/scores", "derived/pairwise", "derived/hpo_methods", "derived/hpo_rank_test",
+          "derived/hpo_table", "derived/hpo_anytime", "derived/hpo_anytime_time",
+          "derived/hpo_overhead", "derived/hpo_tabular_ranks")
+
+
+@dataclass
+class ResultSet:
+    """One result set's tables, loaded once."""
+
+    name: str
+    root: Path
+    manifest: dict
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def get(self, name: str) -> pd.DataFrame:
+        return self.tables.get(name, pd.DataFrame())
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.get("runs"))
+
+    @property
+    def profile(self) -> str | None:
+        runs = self.get("runs")
+        if runs.empty or "profile" not in runs or runs["profile"].isna().all():
+            return None
+        return str(runs["profile"].value_counts().idxmax())
+
+    @property
+    def full_protocol(self) -> bool:
+        """True for a set run at the papers' protocols (the site's default view)."""
+        from bench.studies import PROFILES
+
+        profile = PROFILES.get(self.profile or "")
+        return profile is not None and not profile.reduced
+
+    def rank(self, count: int | None = None) -> tuple[bool, int]:
+        """Sort key: sets at the papers' protocols first, then the most runs."""
+        return self.full_protocol, self.n_runs if count is None else count
+
+    def hardware(self) -> str:
+        m = self.manifest.get("machine", {})
+        cpu = f"{m.get('cpu', '?')} ({m.get('cpu_count', '?')} cores)"
+        return ", ".join(m.get("gpus") or []) or cpu
+
+    def label(self) -> str:
+        return f"{self.name} — {self.hardware()}"
+
+    def seeds(self, study: str | None = None) -> int:
+        """Most seeds any level of ``study`` (or of the set) finished."""
+        runs = self.get("runs")
+        if runs.empty:
+            return 0
+        ok = runs[runs["status"] == "ok"]
+        if study is not None:
+            ok = ok[ok["study"] == study]
+        if ok.empty:
+            return 0
+        per_level = ok.groupby(["study", "level"], dropna=False)["seed"].nunique()
+        return int(per_level.max()) if len(per_level) else 0
+
+    def protocol(self) -> str:
+        """The profile in words: "papers' protocol" or "reduced: 20 % of the data, ..."."""
+        from bench.studies import PROFILES
+
+        profile = PROFILES.get(self.profile or "")
+        if profile is None:
+            return f"profile {self.profile or '?'}"
+        if profile.reduced:
+            return f"reduced protocol '{profile.name}' ({profile.summary()})"
+        return f"the papers' protocol (profile '{profile.name}')"
+
+    def context(self, study: str | None = None) -> str:
+        """One line: set, protocol, seeds, hardware (Markdown, escaped)."""
+        from bench.site.writer import esc
+
+        seeds = self.seeds(study)
+        return (f"result set **{esc(self.name)}**: {esc(self.protocol())}, "
+                f"{seeds} seed{'s' if seeds != 1 else ''}; {esc(self.hardware())}")
+
+
+def load_result_set(root: Path) -> ResultSet:
+    store: ResultStore = open_results(root)
+    if store.has_table("runs") or store.has_table("searches"):
+        from bench.report import build_report
+
+        build_report(store)  # always: derived tables must match the records just compacted
+    rs = ResultSet(root.name, root, store.manifest())
+    for name in TABLES:
+        if store.has_table(name):
+            try:
+                rs.tables[name] = store.table(name)
+            except BenchError:
+                continue
+    return rs
+
+
+def study_count(rs: ResultSet, study: str) -> int:
+    runs = rs.get("runs")
+    return int((runs["study"] == study).sum()) if not runs.empty else 0
+
+
+def sets_with(sets: list[ResultSet], study: str) -> list[ResultSet]:
+    """The sets holding runs of ``study``, best first (papers' protocol, then most runs)."""
+    having = [rs for rs in sets if study_count(rs, study)]
+    return sorted(having, key=lambda rs: rs.rank(study_count(rs, study)), reverse=True)
+
+
+def set_for(sets: list[ResultSet], study: str) -> ResultSet | None:
+    """The preferred set for ``study`` (None when no set has any of its runs)."""
+    having = sets_with(sets, study)
+    return having[0] if having else None

@@ -1,0 +1,187 @@
+"""The site's reader-facing pages, built from two small synthetic result sets: the home
+page's recommendations, the comparison page, the Data page's checksums, canonical links."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.store import ResultStore
+from tests.helpers import bench
+from tests.test_report import _tables
+
+# he_normal is best; random_uniform is within noise of it; zeros is far worse
+PAPER = {"he_normal": [0.900, 0.910, 0.905, 0.902], "random_uniform": [0.901, 0.908, 0.903, 0.904],
+         "glorot_uniform": [0.850, 0.860, 0.855, 0.852], "zeros": [0.10, 0.10, 0.10, 0.10]}
+QUICK = {"he_normal": [0.80, 0.81, 0.805], "random_uniform": [0.70, 0.71, 0.705],
+         "glorot_uniform": [0.75, 0.76, 0.755], "zeros": [0.10, 0.10, 0.10]}
+
+
+def make_set(root: Path, values: dict[str, list[float]], profile: str = "paper",
+             cpu: str = "test cpu") -> Path:
+    """A result set of the initializers study written through the store."""
+    runs, epochs = _tables(values)
+    store = ResultStore(root)
+    store.update_manifest(machine={"cpu": cpu, "cpu_count": 2, "gpus": []},
+                          keras_backend="tensorflow", git_commit="0123abc",
+                          libraries={"keras": "3.0.0"})
+    for run in runs.to_dict("records"):
+        rid = f"{profile}-{run['run_id']}"
+        run.pop("profile")
+        run.update(run_id=rid, dataset="fashion_mnist", model="mlp", n_train=100,
+                   test_fraction=1.0, arch={"kind": "mlp"},
+                   factors={"factor": run.pop("factor"), "level": run.pop("level"),
+                            "profile": profile})
+        mine = epochs[epochs["run_id"] == run["run_id"].split("-", 1)[1]]
+        store.write_record("runs", rid, {
+            "run": run, "epochs": mine.drop(columns="run_id").to_dict("records"),
+            "classes": [], "confusion": [], "predictions": []})
+    store.compact()
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    tmp = tmp_path_factory.mktemp("site")
+    paper = make_set(tmp / "paper-box", PAPER)
+    quick = make_set(tmp / "quick-box", QUICK, profile="quick", cpu="other cpu")
+    saved = os.environ.pop("BENCH_SITE_URL", None)  # a local build: no published address
+    try:
+        out = bench("site", "--results", str(paper), "--results", str(quick), "--out",
+                    str(tmp / "site"))
+    finally:
+        if saved is not None:
+            os.environ["BENCH_SITE_URL"] = saved
+    assert out.returncode == 0, out.stderr[-3000:]
+    return paper, quick, tmp / "site"
+
+
+def _row(page: str, first_cell: str) -> str:
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    hits = [r for r in rows if re.search(rf"<td[^>]*>\s*{re.escape(first_cell)}", r)]
+    assert hits, first_cell
+    return hits[0]
+
+
+def test_recommend_uses_the_paired_comparisons(tmp_path: Path) -> None:
+    from bench.site.answers import recommend
+    from bench.site.sets import load_result_set
+
+    rs = load_result_set(make_set(tmp_path / "set", PAPER))
+    rec = recommend(rs, "initializers")
+    assert rec["best"] == "he_normal" and rec["n"] == 4
+    gaps = rec["gaps"].set_index("level")
+    assert gaps.loc["zeros", "decision"] == "better"  # the best beats it
+    assert gaps.loc["glorot_uniform", "decision"] == "better"
+    assert gaps.loc["random_uniform", "decision"] != "better"  # within noise
+    assert gaps.loc["zeros", "gap"] == pytest.approx(0.80425)  # best − level, per seed
+    assert rec["verdict"]["verdict"] in ("tied", "undecidable")  # not a clear winner
+    assert recommend(rs, "activations") is None
+
+
+def test_home_answers_each_question_from_the_papers_protocol(two_sets) -> None:
+    paper, quick, site = two_sets
+    page = (site / "index.html").read_text()
+    row = _row(page, "Weight initializer")
+    assert "he_normal" in row and "random_uniform" in row  # best and its runner-up
+    assert "zeros" not in row and "glorot_uniform" not in row  # worse: not listed
+    assert "verdict-" in row and ">4<" in row.replace(" ", "")  # badge, 4 seeds
+    assert "paper-box" in page and "the papers' protocol" in page  # its context
+    assert "no results yet" in _row(page, "Activation")
+    gaps = json.loads((site / "charts" / "index-gaps.json").read_text())
+    levels = {r["level"] for rows in gaps["datasets"].values() for r in rows}
+    assert levels == {"random_uniform", "glorot_uniform", "zeros"}
+
+
+def test_comparison_page_lists_differences_and_verdicts(two_sets) -> None:
+    _, _, site = two_sets
+    assert "paper-box--vs--quick-box.html" in (site / "result-sets.html").read_text()
+    page = (site / "compare" / "paper-box--vs--quick-box.html").read_text()
+    assert "quick-box" in page and "reduced protocol" in page and "other cpu" in page
+    row = _row(page, "initializers")  # per-study summary comes first
+    assert "4" in row
+    level_rows = [r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if "random_uniform" in r]
+    # initializers are scored after 5 epochs (2 under quick), where the synthetic curves are
+    # 0.0075 and 0.009 below the final accuracy: 0.8965 (paper) vs 0.6960: B − A = −0.2005
+    assert any("0.8965" in r and "0.6960" in r and "-0.2005" in r for r in level_rows)
+    assert "Do the claim verdicts agree?" in page and "verdicts agree" in page
+    # the study page shows both sets side by side
+    study = (site / "studies" / "initializers.html").read_text()
+    assert "In each result set" in study and "quick-box" in study
+    chart = json.loads((site / "studies" / "charts" / "initializers-sets.json").read_text())
+    sets = {r["result_set"] for rows in chart["datasets"].values() for r in rows}
+    assert sets == {"paper-box", "quick-box"}
+
+
+def test_data_page_checksums_match_the_files(two_sets) -> None:
+    paper, quick, site = two_sets
+    page = (site / "data.html").read_text()
+    links = re.findall(r'<a href="(data/[^"]+)" download>.*?</a></td>\s*<td>([^<]+)</td>\s*'
+                       r"<td><code>([0-9a-f]{64})</code>", page, re.S)
+    offered = {href for href, _, _ in links}
+    for name in ("runs.parquet", "epochs.parquet", "derived/levels.parquet",
+                 "derived/claims.parquet", "manifest.json"):
+        assert f"data/paper-box/{name}" in offered and f"data/quick-box/{name}" in offered
+    for href, _size, digest in links:
+        body = (site / href).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == digest, href
+        source = (paper if "/paper-box/" in href else quick) / href.split("/", 2)[2]
+        assert source.read_bytes() == body, href
+    assert 'href="schema.html"' in page and (site / "schema.html").exists()
+    assert "0123abc" in page  # the provenance box: the set's git commit
+
+
+def test_no_canonical_link_points_to_localhost(two_sets) -> None:
+    _, _, site = two_sets
+    for html in site.rglob("*.html"):
+        text = html.read_text()
+        assert "127.0.0.1" not in text and "localhost" not in text, html
+        assert 'rel="canonical"' not in text, html
+    assert "127.0.0.1" not in (site / "sitemap.xml").read_text()
+
+
+def test_references_and_citations(two_sets) -> None:
+    _, _, site = two_sets
+    refs = (site / "references.html").read_text()
+    for key in ("fmnist_dnn_hparams", "mnist_cnn_hpo_libs", "mnist_cnn_optuna_hyperopt",
+                "fmnist_mlp_optimizers", "mnist_keras_models"):
+        assert f'id="{key}"' in refs, key
+    assert "https://doi.org/10.25559/SITITO.020.202403.656-665" in refs
+    study = (site / "studies" / "initializers.html").read_text()
+    assert 'href="../references.html#fmnist_dnn_hparams"' in study
+    assert "Provenance: paper-box" in study
+    notebook = (site / "notebook.html").read_text()
+    assert 'href="notebook.ipynb"' in notebook and (site / "notebook.ipynb").exists()
+    for href in re.findall(r'href="([a-z_\-/]+\.html)"', notebook):
+        assert (site / href).exists(), href
+
+
+def test_diverged_runs_leave_the_loss_line_and_become_markers() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from bench.site.study_sections import DIVERGED_LOSS, split_diverged
+
+    rows = []
+    for seed, blow_up in ((0, None), (1, None), (2, 3)):
+        for epoch in range(1, 5):
+            loss = 0.5 if blow_up is None or epoch < blow_up else 830.0
+            rows += [{"run_id": f"r{seed}", "level": "sgd", "seed": seed, "split": "val",
+                      "epoch": epoch, "metric": "loss", "value": loss},
+                     {"run_id": f"r{seed}", "level": "sgd", "seed": seed, "split": "val",
+                      "epoch": epoch, "metric": "accuracy", "value": 0.8}]
+    rows.append({"run_id": "r3", "level": "adam", "seed": 0, "split": "val", "epoch": 1,
+                 "metric": "loss", "value": np.nan})
+    means, markers = split_diverged(pd.DataFrame(rows))
+    loss = means[means["metric"] == "loss"]
+    assert loss["mean"].max() < DIVERGED_LOSS  # 830 never reaches the line
+    assert set(loss.loc[loss["level"] == "sgd", "n"]) == {2}  # the diverged seed is left out
+    acc = means[means["metric"] == "accuracy"]
+    assert set(acc["n"]) == {3}  # its accuracy still counts
+    assert sorted(zip(markers["level"], markers["epoch"], markers["seed"], strict=True)) == [
+        ("adam", 1, 0), ("sgd", 3, 2)]
