@@ -164,8 +164,10 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study) -> None:
         text.append(w.chart(path, "curves-loss", charts.learning_curves(curves, "loss")))
     if len(study.factors) == 2 and not rs.get("derived/scores").empty:
         a, b = (f.name for f in study.factors)
-        cells = mine[mine["status"] == "ok"].groupby([a, b])["test_accuracy"].mean().reset_index()
-        cells[[a, b]] = cells[[a, b]].astype(str)
+        ok = mine[mine["status"] == "ok"]
+        parts = ok["level"].astype(str).str.split("|", n=1, expand=True)  # the factors' labels
+        ok = ok.assign(**{a: parts[0], b: parts[1] if parts.shape[1] > 1 else ""})
+        cells = ok.groupby([a, b])["test_accuracy"].mean().reset_index()
         text.append("\n## Both factors\n")
         text.append(w.chart(path, "heat", charts.heatmap(cells, b, a, "test_accuracy",
                                                           "mean test accuracy")))
@@ -400,6 +402,9 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
     from bench.site.hpo_page import hpo_page
 
     hpo_page(w, _set_for_hpo(sets) or primary)
+    from bench.site.user_pages import user_study_pages
+
+    user_study_pages(w, sets)
     claims_page(w, sets)
     speed_page(w, sets)
     result_sets_page(w, sets)
