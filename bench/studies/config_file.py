@@ -160,7 +160,7 @@ def load_study_file(path: Path | str) -> Study:
     for factor in study.factors:
         labels = [lbl for lbl, _ in factor.expand()]
         for i, (lbl, changes) in enumerate(factor.expand()):
-            if labels.count(lbl) > 1:
+            if lbl in labels[:i]:
                 raise BenchError(f"study file {path}: field 'factors.{factor.name}[{i}]': "
                                  f"two levels have the label {lbl!r}; give one a label")
             where[f"{factor.name}={lbl}"] = f"factors.{factor.name}[{i}]"
@@ -214,30 +214,31 @@ def _build(spec: RunSpec) -> str | None:
 def _check_builds(path: Path, study: Study, cells: list[tuple[dict[str, str], RunSpec]],
                   where: dict[str, str]) -> None:
     """Build each distinct network once: what the engine cannot build is reported with the
-    field that causes it (``base``, one factor's level, or the combination of levels)."""
+    field that causes it: a factor's level when it fails in every cell, ``base`` when every
+    cell fails, else the combination of the failing cell's levels."""
     import json
 
-    seen: set[str] = set()
+    errors: dict[str, str | None] = {}
+    failed: list[tuple[dict[str, str], str]] = []
     for labels, spec in cells:
         key = json.dumps([spec.model, spec.architecture(), spec.optimizer, spec.learning_rate],
                          sort_keys=True, default=str)
-        if key in seen:
-            continue
-        seen.add(key)
-        error = _build(spec)
-        if error is None:
-            continue
-        base_bad = _build(study.spec(PROFILES["paper"], 0, {}, {})) is not None
-        singles = [where[f"{f.name}={labels[f.name]}"] for f in study.factors
-                   if _build(study.spec(PROFILES["paper"], 0, dict(f.expand())[labels[f.name]],
-                                        {f.name: labels[f.name]})) is not None]
-        if base_bad and len(singles) == len(study.factors):
-            culprits = ["base"]
-        else:
-            culprits = (["base"] if base_bad else []) + singles or \
-                [where[f"{k}={v}"] for k, v in labels.items()]
-        raise BenchError(f"study file {path}: field '{' + '.join(culprits)}': cannot be built: "
-                         f"{error}")
+        if key not in errors:
+            errors[key] = _build(spec)
+        if errors[key] is not None:
+            failed.append((labels, errors[key]))
+    if not failed:
+        return
+    labels, error = failed[0]
+    if len(failed) == len(cells) and _build(study.spec(PROFILES["paper"], 0, {}, {})):
+        culprits = ["base"]
+    else:
+        culprits = [where[f"{name}={lbl}"] for name, lbl in labels.items()
+                    if sum(c[name] == lbl for c, _ in cells) == sum(
+                        c[name] == lbl for c, _ in failed)] if len(labels) > 1 else []
+        culprits = culprits or [where[f"{k}={v}"] for k, v in labels.items()] or ["base"]
+    raise BenchError(f"study file {path}: field '{' + '.join(culprits)}': cannot be built: "
+                     f"{error}")
 
 
 def _check_claims(path: Path, study: Study, levels: set[str]) -> None:
