@@ -41,6 +41,15 @@ def _definition(study: Study) -> str:
     return "\n## Study file\n\n```yaml\n" + text + "```\n"
 
 
+def _trained(runs: pd.DataFrame) -> str:
+    """What each level trained: the network as built, its size and the training settings."""
+    cols = [c for c in ("level", "model", "params", "layers", "optimizer", "optimizer_args",
+                        "learning_rate", "lr_schedule", "label_smoothing") if c in runs]
+    first = runs.sort_values("seed").drop_duplicates("level")[cols]
+    first = first.dropna(axis=1, how="all")
+    return "\n## What each level trained\n\n" + md_table(first, floats="{:g}")
+
+
 def user_study_pages(w: SiteWriter, sets: list) -> None:
     """One page per user study (charts, statistics, claims) and an index of them."""
     from bench.site.pages import study_page
@@ -52,9 +61,9 @@ def user_study_pages(w: SiteWriter, sets: list) -> None:
     for name, (study, rs) in studies.items():
         study_page(w, rs, study)
         path = f"studies/{name}.md"
-        w.pages[path] = str(w.pages[path]) + _definition(study)
         runs = rs.get("runs")
         mine = runs[runs["study"] == name]
+        w.pages[path] = str(w.pages[path]) + _trained(mine) + _definition(study)
         rows.append({"study": f"[{esc(study.title)}]({name}.md)",
                      "factors": " × ".join(f.name for f in study.factors),
                      "runs": len(mine), "result set": rs.name})
