@@ -215,6 +215,8 @@ def loss_for(label_smoothing: float | None) -> Any:
 def load_builder(path: str) -> Callable[..., Any]:
     """The function of ``package.module:function`` (a BenchError when it cannot be found)."""
     module_name, _, func = path.partition(":")
+    import bench.quiet  # noqa: F401  Keras and TensorFlow quiet before a builder imports them
+
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import failure is the user's to fix
