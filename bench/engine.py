@@ -20,20 +20,37 @@ import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bench import data, devices, models  # noqa: E402
+from bench import data, devices, models, settings  # noqa: E402
 from bench.options import EngineOptions, gpu_available  # noqa: E402,F401
 from bench.quiet import keras  # noqa: E402
 from bench.spec import RunSpec  # noqa: E402
-from bench.vocab import OPTIMIZERS  # noqa: E402
+from bench.vocab import PRESETS  # noqa: E402
 
 N_PREDICTIONS = 40  # test images kept with their predictions (the papers' image grid)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 log = logging.getLogger("bench.engine")
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    cls_name, _, extra = OPTIMIZERS[name]
-    return getattr(keras.optimizers, cls_name)(learning_rate=learning_rate, **extra)
+def make_optimizer(optimizer: str | dict[str, Any],
+                   learning_rate: float | dict[str, Any] | None) -> keras.optimizers.Optimizer:
+    """The Keras optimizer: a name or ``{name, arguments}``, a rate or a schedule."""
+    return settings.make_optimizer(optimizer, learning_rate)
+
+
+def model_label(spec: RunSpec, arch: dict[str, Any]) -> str:
+    """The ``model`` column: the preset's name when the network is the preset's, else a name
+    that describes the network trained (``mlp_256_do0.2``; a builder's path)."""
+    ignored = ("activation", "initializer")
+    preset = PRESETS.get(spec.model)
+    if preset is not None and {k: v for k, v in arch.items() if k not in ignored} == \
+            {k: v for k, v in preset.items() if k not in ignored}:
+        return spec.model
+    if arch.get("kind") == "custom":
+        return spec.model
+    if preset is None and spec.model.startswith(arch.get("kind", "?")) and not (
+            arch.get("dropout") or arch.get("regularizer")):
+        return spec.model  # a name the study gave this network (``mlp_256_64``)
+    return settings.model_name(arch)
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -102,15 +119,23 @@ def _base_row(spec: RunSpec, run_id: str) -> dict[str, Any]:
         "config_hash": spec.config_hash(),
         "study": spec.study,
         "dataset": spec.dataset,
-        "model": spec.model,
+        "model": model_label(spec, arch),
         "model_kind": arch["kind"],
         "arch": arch,
+        "dropout": _dropout_column(arch.get("dropout")),
+        "dropout_rates": settings.as_json(arch.get("dropout")
+                                          if isinstance(arch.get("dropout"), list) else None),
+        "regularizer": settings.as_json(arch.get("regularizer")),
         "seed": spec.seed,
         "epochs": spec.epochs,
         "batch_size": spec.batch_size,
         "effective_batch_size": spec.effective_batch_size,
-        "optimizer": spec.optimizer,
+        "optimizer": spec.optimizer_name,
+        "optimizer_args": settings.as_json(settings.optimizer_parts(spec.optimizer)[1] or None),
         "learning_rate": spec.effective_learning_rate,
+        "lr_schedule": settings.as_json(spec.learning_rate
+                                        if isinstance(spec.learning_rate, dict) else None),
+        "label_smoothing": float(spec.label_smoothing or 0.0),
         "activation": arch.get("activation", "linear"),
         "initializer": arch.get("initializer", "glorot_uniform"),
         "fraction": spec.fraction,
@@ -145,6 +170,21 @@ def _compiled_trainer(key: str, model: keras.Model, compile_model: Any, split: A
         return None, reason
 
 
+def _optimizer_config(model: keras.Model) -> str:
+    """The compiled optimizer's Keras config (class, every argument, the schedule), as JSON."""
+    opt = model.optimizer
+    config = {"class": type(opt).__name__, **opt.get_config()}
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def _dropout_column(rates: Any) -> float:
+    """The rate of every hidden layer (0 without dropout); NaN when the layers differ (then
+    ``dropout_rates`` lists them): the column stays numeric."""
+    if isinstance(rates, list):
+        return float(rates[0]) if len(set(rates)) == 1 else float("nan")
+    return float(rates or 0.0)
+
+
 def run(spec: RunSpec, options: EngineOptions | None = None) -> dict[str, Any]:
     """Train ``spec`` and return its record; never raises for a failing run."""
     options = options or EngineOptions()
@@ -173,7 +213,7 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
     row.update(precision=precision, device=devices.device_label(), **devices.matmul_precision())
     keras.config.set_dtype_policy(precision)
     try:
-        model = models.build(arch)
+        model = models.build_for(spec)
     finally:
         keras.config.set_dtype_policy("float32")
     batch = spec.effective_batch_size
@@ -187,8 +227,10 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
 
     def compile_model(m: keras.Model) -> None:
         m.compile(
-            optimizer=make_optimizer(spec.optimizer, spec.effective_learning_rate),
-            loss="sparse_categorical_crossentropy",
+            optimizer=make_optimizer(spec.optimizer, spec.learning_rate
+                                     if spec.learning_rate is not None
+                                     else spec.effective_learning_rate),
+            loss=settings.loss_for(spec.label_smoothing),
             metrics=["accuracy"],
             # compiled epochs take XLA for training only: the few evaluation calls of a run
             # cost less as a graph than an XLA compilation (~0.7 s measured)
@@ -198,8 +240,9 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
 
     trainer = None
     if compiled:
-        key = json.dumps([arch, spec.optimizer, spec.effective_learning_rate, batch, precision,
-                          jit, split.x_train.shape, options.eval_batch_size], default=str)
+        key = json.dumps([arch, spec.optimizer, spec.learning_rate, spec.effective_learning_rate,
+                          spec.label_smoothing, batch, precision, jit, split.x_train.shape,
+                          options.eval_batch_size], default=str, sort_keys=True)
         trainer, reason = _compiled_trainer(key, model, compile_model, split, batch, jit)
         if trainer is None:  # same run, Keras' own loop
             row["epoch_loop_fallback"] = reason
@@ -214,7 +257,8 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
             row["epoch_loop_fallback"] = "compiled epochs need the TensorFlow backend " \
                 f"(active: {keras.backend.backend()})"
         compile_model(model)
-    row.update(params=int(model.count_params()), n_train=int(len(split.y_train)),
+    row.update(params=int(model.count_params()), layers=models.describe_layers(model),
+               optimizer_config=_optimizer_config(model), n_train=int(len(split.y_train)),
                n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit,
                deterministic=options.deterministic)
     timer = _EpochTimer()

@@ -8,16 +8,23 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from bench.errors import BenchError, unknown_name
-from bench.vocab import (
-    ACTIVATIONS,
-    DEFAULT_BATCH_SIZE,
-    INITIALIZERS,
-    OPTIMIZERS,
-    resolve_arch,
+from bench.settings import (
+    check_dropout,
+    check_optimizer,
+    check_regularizer,
+    check_schedule,
+    default_learning_rate,
+    initial_learning_rate,
+    is_builder,
+    load_builder,
+    optimizer_parts,
 )
+from bench.vocab import ACTIVATIONS, DEFAULT_BATCH_SIZE, INITIALIZERS, resolve_arch
 
 DATASETS = ("mnist", "fashion_mnist")
 DEFAULT_VALIDATION = "holdout:0.1"
+#: settings added after results were stored: left out of the hash while at their default
+HASH_OPTIONAL = ("dropout", "regularizer", "label_smoothing")
 
 
 def parse_validation(text: str) -> float | None:
@@ -49,12 +56,14 @@ class RunSpec:
 
     study: str
     dataset: str = "fashion_mnist"
-    model: str = "mlp_512_128_32"  # a preset name, or a label when ``arch`` is given
-    arch: dict[str, Any] | None = None  # architecture overrides on top of the preset
+    #: a preset name, a label when ``arch`` is given, or a builder ``package.module:function``
+    model: str = "mlp_512_128_32"
+    #: architecture overrides on top of the preset (a builder's own keyword arguments)
+    arch: dict[str, Any] | None = None
     activation: str | None = None
     initializer: str | None = None
-    optimizer: str = "rmsprop"
-    learning_rate: float | None = None
+    optimizer: str | dict[str, Any] = "rmsprop"  # a name, or {name: sgd, momentum: 0.9, ...}
+    learning_rate: float | dict[str, Any] | None = None  # a rate or {name: <schedule>, ...}
     batch_size: int | None = None
     epochs: int = 5
     seed: int = 0
@@ -68,11 +77,25 @@ class RunSpec:
     test_curve: bool = False  # evaluate the test set after every epoch (curve studies)
     precision: str = "auto"  # auto | float32 | mixed_bfloat16 | mixed_float16
     factors: dict[str, Any] = field(default_factory=dict)  # the study's own factor columns
+    #: dropout rate of every hidden layer (or a list, one per layer); None: the architecture's
+    dropout: float | list[float] | None = None
+    regularizer: dict[str, Any] | None = None  # {l2: 1e-4}, {l1: ...}, {l1_l2: [l1, l2]}
+    label_smoothing: float | None = None
 
     def architecture(self) -> dict[str, Any]:
-        """The full architecture dict (preset + overrides + activation/initializer)."""
-        base = resolve_arch(self.model) if self.arch is None or "kind" not in self.arch else {}
+        """The full architecture dict (preset + overrides + activation/initializer, dropout
+        and regularizer); ``{"kind": "custom", "builder": ...}`` for a builder."""
+        if is_builder(self.model):
+            base: dict[str, Any] = {"kind": "custom", "builder": self.model}
+        elif self.arch is None or "kind" not in self.arch:
+            base = resolve_arch(self.model)
+        else:
+            base = {}
         base.update(self.arch or {})
+        if self.dropout is not None:
+            base["dropout"] = self.dropout
+        if self.regularizer is not None:
+            base["regularizer"] = self.regularizer
         if self.activation is not None:
             base["activation"] = self.activation
         if self.initializer is not None:
@@ -90,14 +113,25 @@ class RunSpec:
 
     @property
     def effective_learning_rate(self) -> float:
+        """The learning rate (a schedule's initial one)."""
+        if isinstance(self.learning_rate, dict):
+            return initial_learning_rate(self.learning_rate)
         if self.learning_rate is not None:
             return self.learning_rate
-        return OPTIMIZERS[self.optimizer][1]
+        return default_learning_rate(self.optimizer)
+
+    @property
+    def optimizer_name(self) -> str:
+        return optimizer_parts(self.optimizer)[0]
 
     def config_hash(self) -> str:
-        """Stable 16-hex-digit hash of everything that changes the result."""
+        """Stable 16-hex-digit hash of everything that changes the result. Settings added
+        later are left out at their default, so stored runs keep their hash."""
         payload = asdict(self)
         payload["arch"] = self.architecture()
+        for name in HASH_OPTIONAL:
+            if payload[name] is None:
+                del payload[name]
         blob = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -106,12 +140,22 @@ class RunSpec:
         for name, kinds in (("epochs", int), ("seed", int), ("batch_size", (int, type(None))),
                             ("fraction", (int, float)), ("test_fraction", (int, float)),
                             ("score_fraction", (int, float)),
-                            ("learning_rate", (int, float, type(None)))):
+                            ("label_smoothing", (int, float, type(None)))):
             check_type(name, getattr(self, name), kinds)
         if self.dataset not in DATASETS:
             raise unknown_name("dataset", self.dataset, DATASETS)
-        if self.optimizer not in OPTIMIZERS:
-            raise unknown_name("optimizer", self.optimizer, list(OPTIMIZERS))
+        check_optimizer(self.optimizer)
+        if isinstance(self.learning_rate, dict):
+            check_schedule(self.learning_rate)
+        else:
+            check_type("learning_rate", self.learning_rate, (int, float, type(None)))
+        check_dropout(self.dropout)
+        check_regularizer(self.regularizer)
+        if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
+            raise BenchError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if is_builder(self.model):
+            load_builder(self.model)
+            return self._validate_common()
         arch = self.architecture()
         if arch.get("activation", "linear") not in ACTIVATIONS:
             raise unknown_name("activation", arch["activation"], ACTIVATIONS)
@@ -119,6 +163,9 @@ class RunSpec:
             raise unknown_name("initializer", arch["initializer"], INITIALIZERS)
         if arch.get("kind") not in ("mlp", "cnn"):
             raise BenchError(f"model {self.model!r}: unknown kind {arch.get('kind')!r}")
+        return self._validate_common()
+
+    def _validate_common(self) -> RunSpec:
         for name in ("fraction", "test_fraction", "score_fraction"):
             if not 0 < getattr(self, name) <= 1:
                 raise BenchError(f"{name} must be in (0, 1], got {getattr(self, name)}")
@@ -126,7 +173,7 @@ class RunSpec:
             raise BenchError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size is not None and self.batch_size < 1:
             raise BenchError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
+        if isinstance(self.learning_rate, int | float) and not self.learning_rate > 0:
             raise BenchError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not isinstance(self.validation, str):
             raise BenchError(f"validation must be a string, got {self.validation!r}")

@@ -110,6 +110,9 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     if shown_storage:
         session["optuna_storage"] = shown_storage  # without its password
     env = environment()
+    user = {s.name: s.definition for s in studies if s.definition is not None}
+    if user:  # the site and the report read a study file's factors and claims from here
+        env["user_studies"] = {**store.manifest().get("user_studies", {}), **user}
     store.update_manifest(session=session, datasets=datasets, **env)
     planned, seconds = _plan_size(studies, profile, seeds)
     console.print(f"plan: {planned:,} trainings, about {seconds / 3600:.1f} h for one worker on "

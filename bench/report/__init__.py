@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.report.claims import verdicts
+from bench.report.claims import user_claims, verdicts
 from bench.report.paper import paper_vs_measured
 from bench.report.stats import level_stats, pairwise, scores
 from bench.store import ResultStore
@@ -44,7 +44,8 @@ def build_report(store: ResultStore) -> dict[str, int]:
     tables["scores"] = scored
     tables["levels"] = level_stats(scored)
     tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
-    claims = verdicts(tables["levels"], scored, runs, epochs)
+    extra = user_claims(store.manifest().get("user_studies") or {})
+    claims = verdicts(tables["levels"], scored, runs, epochs, extra)
     paper = paper_vs_measured(runs, epochs, scored)
     tabular = tabular_claims(replays) if not replays.empty else {}
     if not searches.empty or tabular:

@@ -261,9 +261,32 @@ def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     return _undecided(claim, desc, [comp], n, **effect)
 
 
+def user_claims(definitions: dict[str, dict[str, Any]]) -> list[Claim]:
+    """The claims study files state (``claims: [{kind: best_level, level: adam}]``), as
+    ``Claim`` rows judged by the same rules as the papers' claims."""
+    from bench.studies.config_file import study_from_definition
+
+    out = []
+    for name, raw in definitions.items():
+        try:
+            study = study_from_definition(raw)
+        except ValueError:
+            continue  # a manifest edited by hand: its claims cannot be read
+        for i, c in enumerate(study.claims):
+            text = c["text"] or {
+                "best_level": f"The best level is {c['level']}.",
+                "overfits": f"{c['level']} overfits (validation loss rises).",
+                "no_gain_past": f"Levels {', '.join(c.get('smaller', []))} gain nothing over "
+                                f"{c['level']}.",
+            }[c["kind"]]
+            params = {"level": c["level"], "smaller": c.get("smaller", [])}
+            out.append(Claim(f"{name}_{i + 1}", study.source, text, c["kind"], name, params))
+    return out
+
+
 def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
-             epochs: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim with its verdict and evidence.
+             epochs: pd.DataFrame, extra: list[Claim] | tuple[Claim, ...] = ()) -> pd.DataFrame:
+    """One row per claim (the papers' and ``extra``) with its verdict and evidence.
 
     Claims are judged on the profile with the most runs in the result set (a set normally
     holds one profile); epoch counts in claims are scaled by that profile.
@@ -284,7 +307,7 @@ def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
     acc = val[val["metric"] == "accuracy"]
     loss = val[val["metric"] == "loss"]
     rows = []
-    for claim in CLAIMS:
+    for claim in (*CLAIMS, *extra):
         if claim.kind == "best_level":
             rows.append(best_level(claim, levels, scored, _trained_level(claim, profile)))
         elif claim.kind == "no_gain_past":

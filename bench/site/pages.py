@@ -141,8 +141,10 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
                         "chart.\n")
     if len(study.factors) == 2 and not rs.get("derived/scores").empty:
         a, b = (f.name for f in study.factors)
-        cells = mine[mine["status"] == "ok"].groupby([a, b])["test_accuracy"].mean().reset_index()
-        cells[[a, b]] = cells[[a, b]].astype(str)
+        ok = mine[mine["status"] == "ok"]
+        parts = ok["level"].astype(str).str.split("|", n=1, expand=True)  # the factors' labels
+        ok = ok.assign(**{a: parts[0], b: parts[1] if parts.shape[1] > 1 else ""})
+        cells = ok.groupby([a, b])["test_accuracy"].mean().reset_index()
         text.append("\n## Both factors\n")
         text.append(w.chart(path, "heat", charts.heatmap(cells, b, a, "test_accuracy",
                                                           "mean test accuracy")))
@@ -377,6 +379,9 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
         w.pages["hpo.md"] += ("\n## Sources and provenance\n\nPapers: "
                               f"{cite('mnist_cnn_hpo_libs')}; {cite('mnist_cnn_optuna_hyperopt')}"
                               f".\n\n{hpo_set.context()}.\n\n" + provenance(hpo_set))
+    from bench.site.user_pages import user_study_pages
+
+    user_study_pages(w, sets)
     claims_page(w, sets)
     speed_page(w, sets)
     result_sets_page(w, sets)

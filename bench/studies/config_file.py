@@ -8,23 +8,41 @@ Example::
     factors:
       optimizer: [adam, sgd]
       learning_rate: [0.001, 0.01]
+    claims: [{kind: best_level, level: "adam|0.001"}]
+
+Every cell of the grid is validated and its network built once (no training) before
+anything runs, so a combination the engine cannot build is an error naming the field.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import tomllib
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench.errors import BenchError
+from bench.settings import is_builder
 from bench.spec import RunSpec
 from bench.studies.registry import PROFILES, Factor, Study
 
 SETTABLE = sorted(f.name for f in fields(RunSpec) if f.name not in ("study", "seed", "factors"))
+
+
+class ClaimSpec(BaseModel):
+    """A claim a study file states about its own results (see bench.report.claims)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["best_level", "overfits", "no_gain_past"]
+    level: Any  # a level label (a list for several factors: one label per factor)
+    smaller: list[Any] = []  # no_gain_past: the levels that should gain nothing over ``level``
+    text: str = ""
 
 
 class StudyFile(BaseModel):
@@ -37,6 +55,7 @@ class StudyFile(BaseModel):
     source: str = "user"
     base: dict[str, Any] = {}
     factors: dict[str, list[Any]]
+    claims: list[ClaimSpec] = []
 
     @field_validator("base")
     @classmethod
@@ -84,34 +103,147 @@ def _read(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def _null_dropout(settings: dict[str, Any]) -> dict[str, Any]:
+    """``dropout: null`` in a file means no dropout (RunSpec's None: the architecture's)."""
+    return {**settings, "dropout": 0.0} if "dropout" in settings and \
+        settings["dropout"] is None else settings
+
+
+def study_from_definition(raw: dict[str, Any]) -> Study:
+    """A ``Study`` from a study file's content (schema checked; cells not validated)."""
+    parsed = StudyFile.model_validate(raw)
+    factors = [Factor(name, tuple(levels)) for name, levels in parsed.factors.items()]
+    return Study(
+        name=parsed.name, title=parsed.title or parsed.name, source=parsed.source,
+        base=_null_dropout(parsed.base), factors=tuple(factors),
+        claims=tuple(_claim(c) for c in parsed.claims), definition=raw,
+    )
+
+
+def _claim(claim: ClaimSpec) -> dict[str, Any]:
+    def text(level: Any) -> str:
+        return "|".join(map(label, level)) if isinstance(level, list) else label(level)
+
+    out = {"kind": claim.kind, "level": text(claim.level), "text": claim.text}
+    if claim.kind == "no_gain_past":
+        out["smaller"] = [text(v) for v in claim.smaller]
+    return out
+
+
+def label(value: Any) -> str:
+    """A level as the factor labels it (a float ``0.2`` as ``0.2``)."""
+    return "none" if value is None else str(value)
+
+
 def load_study_file(path: Path | str) -> Study:
-    """Parse and validate a study file into a ``Study`` (every cell is validated)."""
+    """Parse and validate a study file into a ``Study`` (every cell is validated, and every
+    distinct network is built once, before anything runs)."""
+    from bench.studies import REGISTRY
+
     path = Path(path)
     raw = _read(path)
     try:
-        parsed = StudyFile.model_validate(raw)
+        study = study_from_definition(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "file"
         raise BenchError(f"study file {path}: field '{where}': {err['msg']}") from exc
-    study = Study(
-        name=parsed.name, title=parsed.title or parsed.name, source=parsed.source,
-        base=parsed.base,
-        factors=tuple(Factor(n, tuple(levels)) for n, levels in parsed.factors.items()),
-    )
+    _builders_importable(path, study)
+    if study.name in REGISTRY.names():
+        raise BenchError(f"study file {path}: field 'name': {study.name!r} is a built-in "
+                         "study; choose another name")
     try:
         study.spec(PROFILES["paper"], 0, {}, {})
     except (BenchError, TypeError, ValueError) as exc:
         raise BenchError(f"study file {path}: field 'base': {exc}") from exc
+    where: dict[str, str] = {}
     for factor in study.factors:
-        for i, (label, changes) in enumerate(factor.expand()):
+        labels = [lbl for lbl, _ in factor.expand()]
+        for i, (lbl, changes) in enumerate(factor.expand()):
+            if lbl in labels[:i]:
+                raise BenchError(f"study file {path}: field 'factors.{factor.name}[{i}]': "
+                                 f"two levels have the label {lbl!r}; give one a label")
+            where[f"{factor.name}={lbl}"] = f"factors.{factor.name}[{i}]"
             try:
-                study.spec(PROFILES["paper"], 0, changes, {factor.name: label})
+                study.spec(PROFILES["paper"], 0, changes, {factor.name: lbl})
             except (BenchError, TypeError, ValueError) as exc:
                 raise BenchError(
                     f"study file {path}: field 'factors.{factor.name}[{i}]': {exc}") from exc
     try:
-        study.expand(PROFILES["paper"], [0])
+        cells = study.grid()
+        specs = [study.spec(PROFILES["paper"], 0, changes, labels) for labels, changes in cells]
     except (BenchError, TypeError, ValueError) as exc:
-        raise BenchError(f"study file {path}: field 'base': {exc}") from exc
+        raise BenchError(f"study file {path}: field 'factors': {exc}") from exc
+    _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
+                                                                           strict=True)], where)
+    _check_claims(path, study, {spec.factors["level"] for spec in specs})
     return study
+
+
+def _builders_importable(path: Path, study: Study) -> None:
+    """A builder module next to the study file can be imported (here and in workers): its
+    folder is appended to the import path (last, so it never shadows an installed module)."""
+    models = [study.base.get("model")] + [lvl.get("model") if isinstance(lvl, dict) else lvl
+                                          for f in study.factors if f.name == "model"
+                                          for lvl in f.levels]
+    if not any(is_builder(m) for m in models if isinstance(m, str)):
+        return
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if folder not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*parts, folder])
+
+
+def _build(spec: RunSpec) -> str | None:
+    """Build ``spec``'s network and optimizer once (no training); the error, or None."""
+    from bench import models, settings
+    from bench.quiet import keras
+
+    try:
+        models.build_for(spec)
+        settings.make_optimizer(spec.optimizer, spec.learning_rate)
+    except Exception as exc:  # whatever a builder raises is the user's to fix
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    finally:
+        keras.backend.clear_session()
+    return None
+
+
+def _check_builds(path: Path, study: Study, cells: list[tuple[dict[str, str], RunSpec]],
+                  where: dict[str, str]) -> None:
+    """Build each distinct network once: what the engine cannot build is reported with the
+    field that causes it: a factor's level when it fails in every cell, ``base`` when every
+    cell fails, else the combination of the failing cell's levels."""
+    import json
+
+    errors: dict[str, str | None] = {}
+    failed: list[tuple[dict[str, str], str]] = []
+    for labels, spec in cells:
+        key = json.dumps([spec.model, spec.architecture(), spec.optimizer, spec.learning_rate],
+                         sort_keys=True, default=str)
+        if key not in errors:
+            errors[key] = _build(spec)
+        if errors[key] is not None:
+            failed.append((labels, errors[key]))
+    if not failed:
+        return
+    labels, error = failed[0]
+    if len(failed) == len(cells) and _build(study.spec(PROFILES["paper"], 0, {}, {})):
+        culprits = ["base"]
+    else:
+        culprits = [where[f"{name}={lbl}"] for name, lbl in labels.items()
+                    if sum(c[name] == lbl for c, _ in cells) == sum(
+                        c[name] == lbl for c, _ in failed)] if len(labels) > 1 else []
+        culprits = culprits or [where[f"{k}={v}"] for k, v in labels.items()] or ["base"]
+    raise BenchError(f"study file {path}: field '{' + '.join(culprits)}': cannot be built: "
+                     f"{error}")
+
+
+def _check_claims(path: Path, study: Study, levels: set[str]) -> None:
+    for i, claim in enumerate(study.claims):
+        for lvl in [claim["level"], *claim.get("smaller", [])]:
+            if lvl not in levels:
+                raise BenchError(f"study file {path}: field 'claims[{i}].level': unknown level "
+                                 f"{lvl!r}; levels: {', '.join(sorted(levels))}")

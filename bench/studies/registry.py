@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from bench.errors import BenchError, unknown_name
@@ -74,8 +74,9 @@ def get_profile(name: str) -> Profile:
 class Factor:
     """A factor: the RunSpec field it sets and its levels.
 
-    A level is a scalar assigned to ``field`` (``""``: a label only) or a dict of RunSpec
-    fields with a ``label``.
+    A level is a value assigned to ``field`` (any type: a number, a list, a dict such as
+    ``{l2: 1e-4}`` or an architecture; ``""``: a label only), or a dict of RunSpec fields with
+    a ``label``. A dict value may carry its own ``label``.
     """
 
     name: str
@@ -83,16 +84,64 @@ class Factor:
     field: str | None = None
 
     def expand(self) -> list[tuple[str, dict[str, Any]]]:
+        from bench.settings import label as readable
+
+        target = self.field or self.name
         out = []
         for level in self.levels:
-            if isinstance(level, dict):
+            if isinstance(level, dict) and _is_changes(level, target):
                 changes = {k: v for k, v in level.items() if k != "label"}
                 out.append((str(level.get("label", level)), changes))
             elif self.field == "":
                 out.append((str(level), {}))
+            elif isinstance(level, dict | list) or level is None and target in NEW_SETTINGS:
+                value = {k: v for k, v in level.items() if k != "label"} \
+                    if isinstance(level, dict) else level
+                name = level.get("label") if isinstance(level, dict) else None
+                if value is None and target == "dropout":
+                    value = 0.0  # null: no dropout (a RunSpec's None keeps the preset's)
+                out.append((str(name) if name is not None else readable(level and value),
+                            {target: value}))
             else:
-                out.append((str(level), {self.field or self.name: level}))
+                out.append((str(level), {target: level}))
         return out
+
+
+#: settings whose levels are labelled readably (older ones keep ``str(level)``: their labels
+#: are part of stored runs' hashes)
+NEW_SETTINGS = ("dropout", "regularizer", "label_smoothing")
+_SPEC_FIELDS = {f.name for f in fields(RunSpec)}
+
+
+def _is_changes(level: dict[str, Any], target: str) -> bool:
+    """A dict level is a set of RunSpec changes (the labelled form) unless it is a value of
+    a dict-valued setting (``arch``, ``regularizer``, ``optimizer``, ``learning_rate``)."""
+    keys = set(level) - {"label"}
+    if target not in _SPEC_FIELDS:
+        return True
+    return "label" in level and bool(keys) and keys <= _SPEC_FIELDS
+
+
+def compose(factors: tuple[Factor, ...], combo: tuple[tuple[str, dict[str, Any]], ...]
+            ) -> dict[str, Any]:
+    """The RunSpec changes of one grid cell. Two factors never overwrite each other: two
+    partial architectures merge, any other overlap is an error naming both factors."""
+    changes: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for factor, (_, change) in zip(factors, combo, strict=False):
+        for key, value in change.items():
+            if key not in changes:
+                changes[key], owner[key] = value, factor.name
+                continue
+            old = changes[key]
+            if key == "arch" and isinstance(old, dict) and isinstance(value, dict) \
+                    and not set(old) & set(value) - {"kind"} \
+                    and old.get("kind", value.get("kind")) == value.get("kind", old.get("kind")):
+                changes[key] = {**old, **value}
+                continue
+            raise BenchError(f"factors {owner[key]!r} and {factor.name!r} both set {key!r} "
+                             "(give each factor its own setting, e.g. dropout and arch)")
+    return changes
 
 
 @dataclass(frozen=True)
@@ -123,6 +172,10 @@ class Study:
     hpo: dict[str, Any] = field(default_factory=dict)  # space, trials, methods, target
     #: per-profile overrides of the profile's own scaling, e.g. {"quick": {"max_epochs": 8}}
     profile_caps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: a study file's own claims, e.g. ({"kind": "best_level", "level": "adam"},)
+    claims: tuple[dict[str, Any], ...] = ()
+    #: a study file's content (stored in the result set's manifest for the site)
+    definition: dict[str, Any] | None = None
     #: profiles whose ``bench all`` runs this study (None: every profile); ``bench run``
     #: runs it under any profile
     in_all: tuple[str, ...] | None = None
@@ -141,11 +194,8 @@ class Study:
         cells = []
         per_factor = [f.expand() for f in self.factors] or [[("", {})]]
         for combo in itertools.product(*per_factor):
-            labels, changes = {}, {}
-            for factor, (label, change) in zip(self.factors, combo, strict=False):
-                labels[factor.name] = label
-                changes.update(change)
-            cells.append((labels, changes))
+            labels = {f.name: label for f, (label, _) in zip(self.factors, combo, strict=False)}
+            cells.append((labels, compose(self.factors, combo)))
         return cells
 
     def spec(self, profile: Profile, seed: int, changes: dict[str, Any],
@@ -153,6 +203,10 @@ class Study:
         """One RunSpec for a grid cell under ``profile``."""
         profile = self.scaled(profile)
         settings = {**self.base, **(base or {}), **changes}
+        below = {**self.base, **(base or {})}.get("arch")
+        if isinstance(changes.get("arch"), dict) and isinstance(below, dict) \
+                and "kind" not in changes["arch"]:
+            settings["arch"] = {**below, **changes["arch"]}  # a partial architecture refines
         RunSpec(study=self.name, **settings).validate()  # as written, before any scaling
         nominal_fraction = settings.get("fraction", 1.0)
         settings["fraction"] = min(1.0, nominal_fraction * profile.data_scale)
