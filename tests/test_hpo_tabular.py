@@ -229,3 +229,22 @@ def test_claims_from_the_table_name_their_evidence_and_follow_the_truth() -> Non
     assert tied["hpo_hyperopt_most_accurate"][0] == "tied"
     worse = tabular_claims(trials(0.05))
     assert worse["hpo_hyperopt_most_accurate"][0] == "not confirmed"
+
+
+def test_the_hpo_page_says_when_the_table_is_incomplete(tmp_path: Path) -> None:
+    from bench.site.hpo_tabular import tabular_section
+    from bench.site.writer import SiteWriter
+
+    class Set:
+        def __init__(self, tables: dict) -> None:
+            self.tables = tables
+
+        def get(self, name: str) -> pd.DataFrame:
+            return self.tables.get(name, pd.DataFrame())
+
+    part = pd.DataFrame({"config": [point_label(p) for p in POINTS[:10]], "seeds": 2,
+                         "seeds_ok": 2, "val_mean": 0.5, "val_sd": 0.01, "test_mean": 0.5,
+                         "rank": range(1, 11)})
+    text = tabular_section(SiteWriter(tmp_path), "hpo.md", Set({"derived/hpo_table": part}))
+    assert "10 of the 1,080 grid points" in text and "not complete yet" in text
+    assert "point so far" in text

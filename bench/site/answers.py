@@ -1,8 +1,9 @@
 """The home page: one recommendation per practical question, from the claims machinery.
 
-Each answer is the level with the best mean test accuracy, tested as the claim "the best is
-X" with ``claims.best_level`` (seed-paired t-tests, Holm, margin); *within noise* lists the
-levels the same family of comparisons (``paired.outcomes``) does not find worse.
+Each answer is the level with the best mean *validation* accuracy (chosen without the test
+set, so the test below is not biased by the choice), tested on the test set as the claim
+"the best is X" with ``claims.best_level`` (seed-paired t-tests, Holm, margin); *within
+noise* lists the levels the same family of comparisons (``paired.outcomes``) does not find worse.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def recommend(rs: ResultSet, study: str) -> dict | None:
     if rs.profile and (s["profile"] == rs.profile).any():
         s = s[s["profile"] == rs.profile]
     means = s.groupby(["factor", "level"])["accuracy"].mean()
-    factor, best = means.idxmax()  # a growing search: the factor holding the overall best
+    chooser = s.groupby(["factor", "level"])["val_accuracy"].mean() \
+        if "val_accuracy" in s and s["val_accuracy"].notna().all() else means
+    factor, best = chooser.idxmax()  # a growing search: the factor holding the overall best
     s = s[s["factor"] == factor]
     means = means.loc[factor].sort_values(ascending=False)
     others = [lvl for lvl in means.index if lvl != best]
@@ -157,7 +160,8 @@ def answers_section(w: SiteWriter, sets: list[ResultSet], claims: pd.DataFrame) 
     found = answers(sets)
     used = sorted({rec["set"] for _, rec in found if rec})
     context = "; ".join(rs.context() for rs in sets if rs.name in used) or "no results yet"
-    text = [f"Highest mean test accuracy (Fashion-MNIST MLPs); {context}.\n",
+    text = [f"Best mean validation accuracy (chosen on the validation split; the test accuracy "
+            f"shown); Fashion-MNIST MLPs; {context}.\n",
             md_table(recommendation_table(found, claims), html_cols=(
                 "question", "best choice", "verdict", "within noise of the best",
                 "best − next [95 % CI]", "seeds", "the paper's claim")),

@@ -84,7 +84,8 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
             "loop. Two kinds of evidence: a **tabular benchmark** (every algorithm, 100 trials "
             "x 20 seeds, against a table of 1,080 trained CNNs) that can tell the libraries' "
             "algorithms apart, and **live searches** at the papers' protocol (10 trials), "
-            "which mostly measure random start-up.\n"]
+            "which mostly measure random start-up. Each section says how much of it has "
+            "run.\n"]
     if tabular_rs is not None:
         text.append(tabular_section(w, PAGE, tabular_rs))
     text.append("\n## Live searches at the papers' protocol\n")
