@@ -170,8 +170,8 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
         return
     done = set() if runner.force else runner.store.completed("searches")
     todo = []
-    for (lib, alg) in methods:
-        for seed in seeds:
+    for seed in seeds:  # seed-major: a partial set has every method at about equal seeds
+        for (lib, alg) in methods:
             sid = search_key(study.name, profile.name, lib, alg, seed, n_trials)
             if sid not in done:
                 todo.append({"search_id": sid, "study": study.name, "library": lib,
