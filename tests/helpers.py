@@ -28,3 +28,16 @@ def assert_same_accuracy(accuracy: dict[str, list[float]], reference: str, other
     assert a.mean() > floor, accuracy
     assert abs(a.mean() - b.mean()) < tolerance, accuracy
     assert stats.ttest_ind(a, b, equal_var=False).pvalue > 0.01, accuracy
+
+
+class FakeExecutor:
+    """An executor that trains nothing: ``make_record(spec)`` is each run's record."""
+
+    def __init__(self, make_record) -> None:
+        self.make_record = make_record
+        self.trained: list = []
+
+    def map(self, specs):
+        for spec in specs:
+            self.trained.append(spec)
+            yield self.make_record(spec)

@@ -10,6 +10,7 @@ from bench.spec import RunSpec
 from bench.store import ResultStore
 from bench.studies import REGISTRY, get_profile
 from bench.studies.runner import StopFlag, StudyRunner
+from tests.helpers import FakeExecutor
 
 # validation accuracy by network: [512] beats every 2-layer net, 512-128 is the best 2-layer
 VAL = {(512,): 0.90, (512, 128): 0.88, (512, 64): 0.86, (512, 128, 32): 0.87}
@@ -28,18 +29,8 @@ def _record(spec: RunSpec) -> dict[str, Any]:
     return {"run": run, "epochs": epochs}
 
 
-class FakeExecutor:
-    def __init__(self) -> None:
-        self.trained: list[RunSpec] = []
-
-    def map(self, specs):
-        for spec in specs:
-            self.trained.append(spec)
-            yield _record(spec)
-
-
 def test_each_stage_grows_the_previous_stages_winner(tmp_path: Path) -> None:
-    executor = FakeExecutor()
+    executor = FakeExecutor(_record)
     runner = StudyRunner(ResultStore(tmp_path / "R"), executor, get_profile("smoke"), seeds=2)
     with StopFlag() as stop:
         runner.run(REGISTRY.get("architecture"), stop)

@@ -15,6 +15,7 @@ from bench.cli.common import (
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
+    MaxSeedsOpt,
     OptunaStorageOpt,
     ResultsOpt,
     SeedsOpt,
@@ -42,6 +43,7 @@ def all_(
     deterministic: bool = DeterministicOpt,
     epoch_loop: str = EpochLoopOpt,
     optuna_storage: str = OptunaStorageOpt,
+    max_seeds: int = MaxSeedsOpt,
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
@@ -62,7 +64,7 @@ def all_(
     outcome = execute([s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results,
                       data_dir, workers, force, executor, address, gpus_per_run, command="all",
                       deterministic=deterministic, epoch_loop=epoch_loop,
-                      optuna_storage=optuna_storage)
+                      optuna_storage=optuna_storage, max_seeds=max_seeds)
     if not no_site and not outcome.interrupted:
         from bench.site.build import build_site, default_result_dirs
 

@@ -38,6 +38,9 @@ DeterministicOpt = typer.Option(False, "--deterministic", help="TensorFlow op de
 OptunaStorageOpt = typer.Option(None, "--optuna-storage", help="HPO: keep Optuna's studies "
                                 "in this RDB (SQLAlchemy URL, e.g. postgresql+psycopg2://"
                                 "user@host/db) instead of the result set's journal file")
+MaxSeedsOpt = typer.Option(None, "--max-seeds", help="After the profile's seeds (the pilot), "
+                           "add seeds up to this cap to the studies whose claims the pilot "
+                           "left undecidable; n is fixed once from the pilot (see docs)")
 EpochLoopOpt = typer.Option("auto", "--epoch-loop", help="auto | compiled (each epoch one XLA "
                             "program; TensorFlow MLPs) | keras (Keras' own fit loop)")
 
@@ -69,11 +72,16 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
             address: str | None = None, gpus_per_run: float = 0.0,
             command: str = "run", extra: dict[str, Any] | None = None,
             deterministic: bool = False, epoch_loop: str = "auto",
-            optuna_storage: str | None = None) -> Outcome:
+            optuna_storage: str | None = None, max_seeds: int | None = None) -> Outcome:
     """Run ``studies`` into a result set; returns the outcome (the caller sets the exit code)."""
     profile = get_profile(profile_name)
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
         raise BenchError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
+    if max_seeds is not None and seeds is not None:
+        raise BenchError("--max-seeds plans seeds from the profile's pilot: drop --seeds")
+    from bench.studies.topup import check_max_seeds
+
+    check_max_seeds(max_seeds)
     n_seeds = seeds if seeds is not None else profile.seeds
     if epoch_loop not in ("auto", "compiled", "keras"):
         raise BenchError(f"--epoch-loop must be auto, compiled or keras, got {epoch_loop!r}")
@@ -138,6 +146,10 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                     run_tabular_study(study, runner, stop, extra)
                 else:
                     runner.run(study, stop)
+            if max_seeds and not stop.stop:
+                session["topups"] = _top_up(store, runner,
+                                            [s for s in studies if s.kind == "train"],
+                                            max_seeds, stop)
     finally:
         executor.close()
         counts = store.compact()
@@ -165,6 +177,33 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     _derive(store)
     summarize(runner.outcome, counts, store.root)
     return runner.outcome
+
+
+def _top_up(store: ResultStore, runner: StudyRunner, studies: list[Study], max_seeds: int,
+            stop: StopFlag) -> list[dict[str, Any]]:
+    """Re-run the studies whose pilot claims want more seeds, at the planned n (capped);
+    returns the plan (recorded in the session)."""
+    from bench.studies.topup import pilot_claims, plan_topups
+
+    store.compact()
+    chosen = {s.name: s for s in studies}
+    claims = pilot_claims(store, runner.profile, studies)
+    plan = [t for t in plan_topups(claims, runner.profile, max_seeds, studies)
+            if t.study in chosen]
+    if not plan:
+        console.print(f"--max-seeds {max_seeds}: no study's claims want more seeds than the "
+                      "pilot's (or the pilot is not complete)")
+        return []
+    for topup in plan:
+        console.print(f"top-up: {topup.line()}")
+    for topup in plan:
+        if stop.stop:
+            runner.outcome.interrupted = True
+            break
+        runner.topped_up[topup.study] = topup.target
+        runner.run(chosen[topup.study], stop)
+    return [{"study": t.study, "pilot": t.pilot, "seeds": t.target, "planned": t.planned,
+             "claims": list(t.claims), "max_seeds": max_seeds} for t in plan]
 
 
 def _plan_size(studies: list[Study], profile: Any, seeds: int | None) -> tuple[int, float]:

@@ -15,6 +15,7 @@ from bench.cli.common import (
     ExecutorOpt,
     ForceOpt,
     GpusOpt,
+    MaxSeedsOpt,
     OptunaStorageOpt,
     ProfileOpt,
     ResultsOpt,
@@ -45,6 +46,7 @@ def run(
     deterministic: bool = DeterministicOpt,
     epoch_loop: str = EpochLoopOpt,
     optuna_storage: str = OptunaStorageOpt,
+    max_seeds: int = MaxSeedsOpt,
 ) -> None:
     """Run STUDY... (or --config FILE) under a profile; stored runs are not run again."""
     from bench.studies import get_profile
@@ -61,5 +63,5 @@ def run(
     outcome = execute(selected, profile, seeds, results, data_dir, workers, force, executor,
                       address, gpus_per_run, command="run", extra=extra,
                       deterministic=deterministic, epoch_loop=epoch_loop,
-                      optuna_storage=optuna_storage)
+                      optuna_storage=optuna_storage, max_seeds=max_seeds)
     raise typer.Exit(exit_code(outcome))

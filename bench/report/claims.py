@@ -24,6 +24,7 @@ from bench.report.paired import (
     compare,
     holm,
     outcomes,
+    planned_seeds,
     seeds_needed,
 )
 from bench.report.stats import paired_samples
@@ -71,10 +72,11 @@ CLAIMS = (
 
 def _verdict(claim: Claim, verdict: str, evidence: str, n: int | None = None,
              needs: int | None = None, effect: float | None = None,
-             effect_ci: tuple[float, float] | None = None, **numbers: Any) -> dict[str, Any]:
+             effect_ci: tuple[float, float] | None = None, planned: int | None = None,
+             **numbers: Any) -> dict[str, Any]:
     return {"claim_id": claim.id, "source": claim.source, "claim": claim.text,
             "study": claim.study, "verdict": verdict, "evidence": evidence, "n": n,
-            "seeds_needed": needs, "effect": effect,
+            "seeds_needed": needs, "seeds_planned": planned, "effect": effect,
             "effect_ci_low": effect_ci[0] if effect_ci else None,
             "effect_ci_high": effect_ci[1] if effect_ci else None,
             "numbers": str({k: (round(v, 4) if isinstance(v, float) else v)
@@ -96,12 +98,13 @@ def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,
     is sought (no-gain claims), so the effect is the margin minus the mean."""
     needs = max((seeds_needed(c, len(family), c.margin - c.mean if one_sided else None)
                  or MAX_SEEDS_REPORTED for c in family), default=None)
+    planned = max((planned_seeds(c, len(family)) or MIN_SEEDS for c in family), default=None)
     if n < MIN_SEEDS:
         return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a verdict needs at "
                         f"least {MIN_SEEDS} paired seeds", n=n, needs=max(needs or 0, MIN_SEEDS),
-                        **effect)
+                        planned=max(planned or 0, MIN_SEEDS), **effect)
     return _verdict(claim, "undecidable", desc + f"; undecidable with {n} seeds (needs "
-                    f"≈{needs})", n=n, needs=needs, **effect)
+                    f"≈{needs})", n=n, needs=needs, planned=planned, **effect)
 
 
 def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,

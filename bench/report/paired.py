@@ -11,7 +11,8 @@ the comparisons a claim makes:
 * ``worse`` — the same for ``d < 0``;
 * ``equivalent`` — TOST: ``-margin < d < margin`` (both one-sided tests significant);
 * ``undecided`` — none of those; then ``seeds_needed`` estimates how many seeds would decide
-  it (power ``POWER``, from the observed SD of the differences).
+  it (power ``POWER``, from the observed SD of the differences), and ``planned_seeds`` gives
+  the sample size a top-up fixes in advance (from the SD only, see its docstring).
 """
 
 from __future__ import annotations
@@ -119,6 +120,24 @@ def seeds_needed(c: Comparison, family: int = 1, effect: float | None = None) ->
                                alternative="larger")
     enough = np.flatnonzero(np.asarray(power) >= POWER)
     return max(c.n + 1, int(nobs[enough[0]])) if len(enough) else MAX_SEEDS_REPORTED
+
+
+def planned_seeds(c: Comparison, family: int = 1) -> int | None:
+    """The fixed sample size of a two-stage design: seeds that give power ``POWER`` to detect
+    a difference of one margin (Holm's strictest level ``ALPHA / family``), from the pilot's SD
+    of the differences only. The observed mean difference is not used, so choosing n cannot
+    favour a verdict (variance-only sample-size re-estimation; Wittes & Brittain 1990 find
+    the type I error of the final test essentially unchanged). The final test is the same
+    paired test on all n seeds; it is run once, not after every added seed."""
+    if c.n < 2 or not math.isfinite(c.sd):
+        return None
+    if c.sd == 0:
+        return c.n
+    nobs = np.arange(2, MAX_SEEDS_REPORTED + 1)
+    power = TTestPower().power(effect_size=c.margin / c.sd, nobs=nobs,
+                               alpha=ALPHA / 2 / max(1, family), alternative="larger")
+    enough = np.flatnonzero(np.asarray(power) >= POWER)
+    return int(nobs[enough[0]]) if len(enough) else MAX_SEEDS_REPORTED
 
 
 SCALES = {  # (to the scale the t-interval is computed on, and back)

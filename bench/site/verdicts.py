@@ -20,7 +20,8 @@ _WHEN = (
      f"{MARGIN}; the validation loss is shown to rise by less than {OVERFIT_MARGIN:.0%}"),
     ("undecidable", "fewer than 3 paired seeds, or the seeds available cannot decide; "
      "*seeds needed* estimates how many "
-     f"would (power {POWER:.0%}, from the observed SD of the paired differences)"),
+     f"would (power {POWER:.0%}, from the observed SD of the paired differences); "
+     "`bench all --max-seeds N` adds seeds at a size fixed once from the first seeds"),
     ("inconclusive", "no data yet"),
 )
 RULES = (

@@ -117,11 +117,18 @@ def study_records(store: ResultStore, study: str, profile: str) -> list[dict[str
 def winner(store: ResultStore, study: Study, profile: Profile,
            key: Callable[[dict[str, Any]], Any] | None = None, stage: str | None = None) -> Any:
     """The best level (highest mean validation score over seeds) of ``study`` in ``store``
-    (of its ``stage`` only, for a growing search), or None."""
+    (of its ``stage`` only, for a growing search), or None.
+
+    Only the profile's own seeds (the pilot) choose a winner: seeds added later
+    (``--seeds`` above the profile's, ``--max-seeds``) sharpen verdicts but never change
+    what a downstream study or stage builds on, so its runs never mix two bases."""
     key = key or (lambda r: r["run"]["factors"].get("level"))
+    pilot = study.seeds(profile)
     groups: dict[Any, list[float]] = defaultdict(list)
     for rec in study_records(store, study.name, profile.name):
         if stage is not None and rec["run"]["factors"].get("factor") != stage:
+            continue
+        if rec["run"].get("seed", 0) >= pilot:
             continue
         value = score(rec, study.scored_epoch(profile))
         if value is not None:
@@ -167,9 +174,13 @@ class StudyRunner:
         self.reporter = reporter or SilentReporter()
         self.outcome = Outcome()
         self._done_now: set[str] = set()
+        self.topped_up: dict[str, int] = {}  # study -> seeds fixed by a top-up plan
 
     def seeds_for(self, study: Study) -> list[int]:
-        """``--seeds`` when given, else the profile's seeds after the study's caps."""
+        """A top-up's seeds, else ``--seeds`` when given, else the profile's seeds after the
+        study's caps."""
+        if study.name in self.topped_up:
+            return list(range(self.topped_up[study.name]))
         return self.seeds if self.seeds_overridden else list(range(study.seeds(self.profile)))
 
     def plan(self, study: Study) -> list[RunSpec]:

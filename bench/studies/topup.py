@@ -1,0 +1,107 @@
+"""Seed top-up (``--max-seeds``): more seeds for the studies whose claims the pilot left open.
+
+The stopping rule is a fixed sample size from a pilot (a two-stage design), so adding seeds
+does not inflate false positives:
+
+1. **Pilot.** The profile's own seeds (5 for the MLP studies under ``paper``) are run first.
+   Only they choose upstream winners (``runner.winner``), so topped-up studies keep the base
+   their pilot runs were built on.
+2. **Plan, once.** On the pilot seeds alone, each undecidable claim gets ``seeds_planned``:
+   the seeds that give power 0.8 to detect one margin (0.005 accuracy) with Holm's strictest
+   level, from the pilot's SD of the paired differences (``report.paired.planned_seeds``).
+   The observed difference is not used, so the plan cannot steer a verdict, and planning again
+   later gives the same number because the pilot seeds do not change.
+3. **Top up and test once.** The study is run with ``min(planned, --max-seeds)`` seeds; the
+   report then tests every claim on all its seeds with the usual paired tests. Nothing is
+   re-tested after each added seed.
+
+A cap below the plan still fixes n in advance (the top-up is then under-powered, and says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.store import ResultStore
+from bench.studies.catalog import REGISTRY
+from bench.studies.registry import Profile, Study
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """One study to re-run with more seeds, and why."""
+
+    study: str
+    pilot: int
+    target: int
+    planned: int
+    claims: tuple[str, ...]
+
+    def line(self) -> str:
+        capped = "" if self.target >= self.planned else (
+            f", capped by --max-seeds: the plan wanted {self.planned}")
+        return (f"{self.study}: {self.pilot} -> {self.target} seeds for "
+                f"{', '.join(self.claims)} (planned from the pilot's SD{capped})")
+
+
+def _known(studies: list[Study]) -> dict[str, Study]:
+    return {**{s.name: s for s in REGISTRY}, **{s.name: s for s in studies}}
+
+
+def pilot_runs(runs: pd.DataFrame, profile: Profile, studies: list[Study] = ()) -> pd.DataFrame:
+    """The runs of ``profile`` whose seed is one of their study's pilot seeds (catalogue
+    studies and ``studies``, e.g. a study file's)."""
+    runs = runs[runs["profile"] == profile.name]
+    known = _known(list(studies))
+    pilot = runs["study"].map(lambda s: known[s].seeds(profile) if s in known else 0)
+    return runs[runs["seed"] < pilot]
+
+
+def pilot_claims(store: ResultStore, profile: Profile,
+                 studies: list[Study] = ()) -> pd.DataFrame:
+    """Claim verdicts computed from the pilot seeds only (what the plan is fixed from)."""
+    from bench.report.claims import user_claims, verdicts
+    from bench.report.stats import level_stats, scores
+
+    if not store.has_table("runs") or not store.has_table("epochs"):
+        return pd.DataFrame(columns=["claim_id", "study", "verdict", "seeds_planned"])
+    runs = pilot_runs(store.table("runs"), profile, studies)
+    epochs = store.table("epochs")
+    epochs = epochs[epochs["run_id"].isin(runs["run_id"])]
+    scored = scores(runs, epochs)
+    extra = user_claims(store.manifest().get("user_studies") or {})
+    return verdicts(level_stats(scored), scored, runs, epochs, extra)
+
+
+def plan_topups(claims: pd.DataFrame, profile: Profile, max_seeds: int,
+                studies: list[Study] = ()) -> list[TopUp]:
+    """The studies (in catalogue order, then ``studies``) whose undecidable pilot claims want
+    more seeds."""
+    if "seeds_planned" not in claims:
+        return []
+    open_ = claims[(claims["verdict"] == "undecidable") & claims["seeds_planned"].notna()]
+    known = _known(list(studies))
+    order = {name: i for i, name in enumerate(known)}
+    out = []
+    for study, group in open_.groupby("study"):
+        if study not in known or known[study].kind != "train":
+            continue  # combined claims (a+b+c) and HPO studies are not topped up
+        pilot = known[study].seeds(profile)
+        if group["n"].min() < pilot:
+            continue  # the pilot is not complete: nothing is planned from part of it
+        planned = int(group["seeds_planned"].max())
+        target = min(planned, max_seeds)
+        if target > pilot:
+            out.append(TopUp(study, pilot, target, planned, tuple(group["claim_id"])))
+    return sorted(out, key=lambda t: order[t.study])
+
+
+def check_max_seeds(max_seeds: int | None) -> None:
+    """Reject a cap that cannot mean anything (before anything is run)."""
+    from bench.cli.common import MAX_SEEDS
+
+    if max_seeds is not None and not 2 <= max_seeds <= MAX_SEEDS:
+        raise BenchError(f"--max-seeds must be between 2 and {MAX_SEEDS}, got {max_seeds}")

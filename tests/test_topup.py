@@ -1,0 +1,140 @@
+"""``--max-seeds``: the seed top-up's fixed-n plan, its false-positive rate, and chains that keep
+the base their pilot chose (synthetic data whose truth is known; one small real run)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.power import TTestPower
+
+from bench.report.paired import ALPHA, POWER, compare, planned_seeds
+from bench.spec import RunSpec
+from bench.store import ResultStore
+from bench.studies import REGISTRY, get_profile
+from bench.studies.runner import StopFlag, StudyRunner
+from bench.studies.topup import plan_topups
+from tests.helpers import FakeExecutor, bench
+
+
+def test_planned_seeds_come_from_the_sd_alone() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 1, 5)
+    noise = (noise - noise.mean()) / noise.std(ddof=1) * 0.004  # SD exactly 0.004
+    near, far = compare(noise + 0.001), compare(noise + 0.004)
+    assert math.isclose(near.sd, far.sd)
+    assert planned_seeds(near) == planned_seeds(far)  # the observed difference plays no part
+    exact = TTestPower().solve_power(effect_size=0.005 / 0.004, alpha=ALPHA / 2, power=POWER,
+                                     alternative="larger")
+    assert planned_seeds(near) == math.ceil(exact)
+    assert planned_seeds(near, family=4) > planned_seeds(near)  # Holm's strictest level
+
+
+def test_two_stage_plan_keeps_false_positives_near_alpha_and_peeking_does_not() -> None:
+    """No true difference: the pilot-fixed n rejects at about ALPHA/2 (one side); testing
+    again after every added seed rejects several times as often."""
+    rng = np.random.default_rng(7)
+    reps, pilot, cap, sd = 1500, 5, 20, 0.01
+    fixed = peeking = 0
+    for _ in range(reps):
+        d = rng.normal(0.0, sd, cap)
+        n = min(planned_seeds(compare(d[:pilot])) or pilot, cap)
+        fixed += compare(d[:n]).p_greater < ALPHA / 2
+        peeking += any(compare(d[:k]).p_greater < ALPHA / 2 for k in range(pilot, cap + 1))
+    assert 0.01 < fixed / reps < 0.04
+    assert peeking / reps > 0.07
+
+
+def _claims(rows: list[tuple[str, str, str, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["claim_id", "study", "verdict", "n", "seeds_planned"])
+
+
+def test_plan_tops_up_open_claims_only_to_the_cap_and_never_from_a_partial_pilot() -> None:
+    paper = get_profile("paper")
+    plan = plan_topups(_claims([
+        ("a", "initializers", "undecidable", 5, 8),
+        ("b", "activations", "undecidable", 5, 75),
+        ("c", "optimizers", "confirmed", 5, None),
+        ("d", "batch_size", "undecidable", 3, 9),  # pilot (5 seeds) not complete
+        ("e", "initializers+activations", "undecidable", 5, 9),  # combined: not a study
+        ("f", "epochs", "undecidable", 5, 4),  # the pilot already has enough
+    ]), paper, max_seeds=10)
+    assert [(t.study, t.pilot, t.target, t.planned) for t in plan] == [
+        ("initializers", 5, 8, 8), ("activations", 5, 10, 75)]
+    assert "capped" in plan[1].line() and "capped" not in plan[0].line()
+
+
+# validation accuracy by network: seed 0 (the pilot) picks 512-128; later seeds prefer 512-64
+def _record(spec: RunSpec) -> dict[str, Any]:
+    hidden = tuple(spec.architecture()["hidden"])
+    best_two = (512, 128) if spec.seed == 0 else (512, 64)
+    val = 0.9 if hidden[:1] == (512,) and len(hidden) == 1 else 0.5 + hidden[0] / 1e4
+    if len(hidden) >= 2:
+        val = 0.95 if hidden[:2] == best_two else 0.6
+        val += 0.001 if hidden[2:3] == (32,) else 0.0  # stage 3: 32 units, no ties
+    run = {"run_id": spec.config_hash(), "config_hash": spec.config_hash(), "study": spec.study,
+           "status": "ok", "seed": spec.seed, "arch": spec.architecture(), "epochs": spec.epochs,
+           "epochs_completed": spec.epochs, "factors": dict(spec.factors),
+           "final_val_accuracy": val, "test_accuracy": val}
+    return {"run": run, "epochs": [
+        {"epoch": spec.epochs, "split": "val", "metric": "accuracy", "value": val}]}
+
+
+def test_topped_up_seeds_never_change_the_base_a_stage_grows(tmp_path: Path) -> None:
+    store, executor = ResultStore(tmp_path / "R"), FakeExecutor(_record)
+    runner = StudyRunner(store, executor, get_profile("smoke"))  # pilot: 1 seed
+    with StopFlag() as stop:
+        runner.run(REGISTRY.get("architecture"), stop)
+        pilot_nets = {tuple(s.architecture()["hidden"]) for s in executor.trained}
+        runner.topped_up["architecture"] = 3
+        runner.run(REGISTRY.get("architecture"), stop)
+    added = [s for s in executor.trained if s.seed > 0]
+    assert {s.seed for s in added} == {1, 2}
+    # seeds 1-2 find 512-64 better, yet stages 3-4 still grow the pilot's 512-128
+    assert {tuple(s.architecture()["hidden"]) for s in added} == pilot_nets
+    assert (512, 128, 32, 16) in pilot_nets
+
+
+def test_bad_max_seeds_is_one_line_exit_2_and_writes_nothing(tmp_path: Path,
+                                                             tiny_data_dir: Path) -> None:
+    for args in (["--max-seeds", "1"], ["--max-seeds", "4", "--seeds", "2"]):
+        out = bench("run", "epochs", "--results", str(tmp_path / "R"), *args)
+        assert out.returncode == 2, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "--max-seeds" in out.stderr
+        assert not (tmp_path / "R").exists()
+
+
+STUDY_FILE = """
+name: topup_demo
+title: Adam vs SGD, topped up
+base: {dataset: fashion_mnist, model: mlp_300_100, epochs: 1}
+factors:
+  optimizer: [adam, sgd]
+claims:
+  - {kind: best_level, level: adam}
+"""
+
+
+def test_run_with_max_seeds_tops_up_an_undecidable_study(tmp_path: Path,
+                                                         tiny_data_dir: Path) -> None:
+    """Smoke: 1 pilot seed cannot decide "adam is best"; the plan asks for the minimum of 3
+    paired seeds, so seeds 1 and 2 are added to both levels and the claim gets n=3."""
+    results, study_file = tmp_path / "R", tmp_path / "topup.yaml"
+    study_file.write_text(STUDY_FILE)
+    out = bench("run", "--config", str(study_file), "--results", str(results), "--workers", "1",
+                "--max-seeds", "3", timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "top-up: topup_demo: 1 -> 3 seeds" in " ".join(out.stderr.split())
+    runs = pd.read_parquet(results / "runs.parquet")
+    seeds = runs.groupby("level")["seed"].apply(sorted)
+    assert sorted(seeds.index) == ["adam", "sgd"]
+    assert all(v == [0, 1, 2] for v in seeds), seeds
+    claims = pd.read_parquet(results / "derived" / "claims.parquet").set_index("claim_id")
+    assert claims.loc["topup_demo_1", "n"] == 3
+    session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
+    assert [(t["study"], t["pilot"], t["seeds"]) for t in session["topups"]] == [
+        ("topup_demo", 1, 3)]
