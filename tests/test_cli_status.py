@@ -41,3 +41,29 @@ def test_status_command_prints_every_study_name_whole(tmp_path: Path) -> None:
         assert name in out.stdout + out.stderr
     missing = bench("status", "--results", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def _search(store: ResultStore, sid: str, study: str = "hpo", profile: str = "smoke") -> None:
+    store.write_record("searches", sid, {"search": {
+        "search_id": sid, "study": study, "status": "ok", "profile": profile}, "trials": []})
+
+
+def test_live_searches_count_only_when_planned_at_this_budget(tmp_path: Path) -> None:
+    from bench.studies.progress import planned_search_ids
+
+    store = ResultStore(tmp_path / "R")
+    smoke = get_profile("smoke")
+    at_two = sorted(planned_search_ids(store, smoke, None, None))
+    at_ten = planned_search_ids(store, smoke, None, 10)
+    assert at_two and not set(at_two) & at_ten  # the budget is part of a search's id
+    _search(store, at_two[0])
+    _search(store, "an-older-seeding-scheme")  # same study, not planned: not done
+    rows = {r.study: r for r in progress(store, smoke)}
+    assert rows["hpo"].done == 1 and rows["hpo"].remaining == rows["hpo"].planned - 1
+    assert {r.study: r for r in progress(store, smoke, trials=10)}["hpo"].done == 0
+
+
+def test_bad_trials_is_exit_2(tmp_path: Path) -> None:
+    out = bench("run", "hpo", "--trials", "0", "--results", str(tmp_path / "R"))
+    assert out.returncode == 2 and "--trials" in out.stderr
+    assert not (tmp_path / "R").exists()

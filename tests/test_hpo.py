@@ -84,3 +84,19 @@ def test_optuna_gp_without_torch_is_skipped_not_failed(monkeypatch) -> None:
                         lambda name, *a: None if name == "torch" else real(name, *a))
     assert not runner.available("optuna", "gp")
     assert runner.available("optuna", "tpe") and runner.available("hyperopt", "atpe")
+
+
+def test_reports_compare_searches_at_the_largest_budget_with_per_cell_seeds() -> None:
+    import pandas as pd
+
+    from bench.report.hpo import current_searches
+
+    searches = pd.DataFrame({
+        "search_id": list("abcdef"),
+        "study": ["hpo"] * 4 + ["hpo_epochs"] * 2,
+        "n_trials": [4, 10, 10, 10, 4, 4],
+        "sampler_seed": [None, 11.0, 12.0, None, None, None],
+    })
+    kept = current_searches(searches)
+    # hpo: the 10-trial searches with their own sampler seeds; hpo_epochs: only old ones exist
+    assert sorted(kept["search_id"]) == ["b", "c", "e", "f"]

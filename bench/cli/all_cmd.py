@@ -19,6 +19,7 @@ from bench.cli.common import (
     OptunaStorageOpt,
     ResultsOpt,
     SeedsOpt,
+    TrialsOpt,
     WorkersOpt,
     execute,
     exit_code,
@@ -44,6 +45,7 @@ def all_(
     epoch_loop: str = EpochLoopOpt,
     optuna_storage: str = OptunaStorageOpt,
     max_seeds: int = MaxSeedsOpt,
+    trials: int = TrialsOpt,
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
@@ -63,6 +65,7 @@ def all_(
                       f"--profile {profile}` adds it to the same result set")
     outcome = execute([s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results,
                       data_dir, workers, force, executor, address, gpus_per_run, command="all",
+                      extra={"trials": trials} if trials is not None else None,
                       deterministic=deterministic, epoch_loop=epoch_loop,
                       optuna_storage=optuna_storage, max_seeds=max_seeds)
     if not no_site and not outcome.interrupted:

@@ -38,6 +38,8 @@ DeterministicOpt = typer.Option(False, "--deterministic", help="TensorFlow op de
 OptunaStorageOpt = typer.Option(None, "--optuna-storage", help="HPO: keep Optuna's studies "
                                 "in this RDB (SQLAlchemy URL, e.g. postgresql+psycopg2://"
                                 "user@host/db) instead of the result set's journal file")
+TrialsOpt = typer.Option(None, "--trials", help="HPO: trials per live search (default: the "
+                         "profile's; the papers' budget is 10)")
 MaxSeedsOpt = typer.Option(None, "--max-seeds", help="After the profile's seeds (the pilot), "
                            "add seeds up to this cap to the studies whose claims the pilot "
                            "left undecidable; n is fixed once from the pilot (see docs)")
@@ -77,6 +79,8 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     profile = get_profile(profile_name)
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
         raise BenchError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
+    if extra and extra.get("trials") is not None and not 1 <= extra["trials"] <= MAX_SEEDS:
+        raise BenchError(f"--trials must be between 1 and {MAX_SEEDS}, got {extra['trials']}")
     if max_seeds is not None and seeds is not None:
         raise BenchError("--max-seeds plans seeds from the profile's pilot: drop --seeds")
     from bench.studies.topup import check_max_seeds
@@ -122,7 +126,7 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     if user:  # the site and the report read a study file's factors and claims from here
         env["user_studies"] = {**store.manifest().get("user_studies", {}), **user}
     store.update_manifest(session=session, datasets=datasets, **env)
-    planned, seconds = _plan_size(studies, profile, seeds)
+    planned, seconds = _plan_size(studies, profile, seeds, extra.get("trials"))
     console.print(f"plan: {planned:,} trainings, about {seconds / 3600:.1f} h for one worker on "
                   "a 2-core CPU (stored runs are skipped; `bench status` shows what is left)")
     shown = n_seeds if seeds else f"{n_seeds} (studies may cap it)"
@@ -206,11 +210,12 @@ def _top_up(store: ResultStore, runner: StudyRunner, studies: list[Study], max_s
              "claims": list(t.claims), "max_seeds": max_seeds} for t in plan]
 
 
-def _plan_size(studies: list[Study], profile: Any, seeds: int | None) -> tuple[int, float]:
+def _plan_size(studies: list[Study], profile: Any, seeds: int | None,
+               trials: int | None = None) -> tuple[int, float]:
     """Trainings planned and their estimated seconds (one worker), for the opening line."""
     from bench.studies.cost import estimate
 
-    sizes = [estimate(study, profile, seeds) for study in studies]
+    sizes = [estimate(study, profile, seeds, trials) for study in studies]
     return sum(n for n, _ in sizes), sum(s for _, s in sizes)
 
 

@@ -20,6 +20,7 @@ from bench.cli.common import (
     ProfileOpt,
     ResultsOpt,
     SeedsOpt,
+    TrialsOpt,
     WorkersOpt,
     execute,
     exit_code,
@@ -47,6 +48,7 @@ def run(
     epoch_loop: str = EpochLoopOpt,
     optuna_storage: str = OptunaStorageOpt,
     max_seeds: int = MaxSeedsOpt,
+    trials: int = TrialsOpt,
 ) -> None:
     """Run STUDY... (or --config FILE) under a profile; stored runs are not run again."""
     from bench.studies import get_profile
@@ -60,6 +62,8 @@ def run(
     if not selected:
         raise BenchError("name at least one study (see `bench list`) or pass --config FILE")
     extra = {"algorithms": algorithms} if algorithms else {}
+    if trials is not None:
+        extra["trials"] = trials
     outcome = execute(selected, profile, seeds, results, data_dir, workers, force, executor,
                       address, gpus_per_run, command="run", extra=extra,
                       deterministic=deterministic, epoch_loop=epoch_loop,

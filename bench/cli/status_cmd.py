@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from bench.cli import app
-from bench.cli.common import ProfileOpt, SeedsOpt
+from bench.cli.common import ProfileOpt, SeedsOpt, TrialsOpt
 from bench.cli.progress import console
 
 
@@ -18,6 +18,7 @@ def status(
                                  "data_cache/results/<profile>-<machine>)"),
     profile: str = ProfileOpt,
     seeds: int = SeedsOpt,
+    trials: int = TrialsOpt,
 ) -> None:
     """Done / remaining per study of PROFILE in a result set, with the estimated time left."""
     from bench.cli.common import default_results
@@ -28,7 +29,7 @@ def status(
 
     chosen = get_profile(profile)
     store = ResultStore(results or default_results(chosen.name), create=False)
-    rows = progress(store, chosen, seeds)
+    rows = progress(store, chosen, seeds, trials)
     table = Table(title=f"{store.root} against profile {chosen.name} "
                   "(time left: one worker on a 2-core CPU; --workers N divides it)")
     for col in ("study", "unit", "done", "planned", "remaining", "failed", "time left"):

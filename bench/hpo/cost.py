@@ -6,12 +6,13 @@ from bench.studies.cost import run_seconds
 from bench.studies.registry import Profile, Study
 
 
-def estimate_hpo(study: Study, profile: Profile, seeds: int | None) -> tuple[int, float]:
+def estimate_hpo(study: Study, profile: Profile, seeds: int | None,
+                 trials: int | None = None) -> tuple[int, float]:
     """(trainings, seconds): searches x trials, each priced like a mid-size CNN run."""
-    from bench.hpo.runner import methods_for
+    from bench.hpo.runner import methods_for, trials_for
 
     methods = methods_for(study, profile.name, None)
-    trials = profile.hpo_trials or study.hpo.get("trials", 10)
+    trials = trials_for(study, profile, trials)
     seconds, runs = 0.0, 0
     for labels, changes in study.grid():
         spec = study.spec(profile, 0, changes, labels)

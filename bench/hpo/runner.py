@@ -51,6 +51,11 @@ def methods_for(study: Study, profile_name: str, requested: str | None) -> list[
     return parse_methods(study.hpo["methods"])
 
 
+def trials_for(study: Study, profile: Any, requested: int | None = None) -> int:
+    """Trials per live search: ``--trials``, else the profile's cap, else the paper's."""
+    return requested or profile.hpo_trials or study.hpo.get("trials", 10)
+
+
 def available(library: str, algorithm: str) -> bool:
     """False for an optional algorithm whose extra is not installed (Optuna's GP: torch)."""
     if (library, algorithm) == ("optuna", "gp"):
@@ -65,7 +70,7 @@ def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
     """Every search of ``study`` under the runner's profile and seeds (stored or not)."""
     profile = runner.profile
     space = SPACES[study.hpo["space"]]
-    n_trials = profile.hpo_trials or study.hpo.get("trials", 10)
+    n_trials = trials_for(study, profile, extra.get("trials"))
     methods = methods_for(study, profile.name, extra.get("algorithms"))
     seeds = runner.seeds if runner.seeds_overridden else list(range(profile.hpo_seeds))
     missing = {m for m in methods if not available(*m)}

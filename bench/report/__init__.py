@@ -16,7 +16,13 @@ from bench.store import ResultStore
 
 def build_report(store: ResultStore) -> dict[str, int]:
     """Compute every derived table from the store's runs and searches; returns row counts."""
-    from bench.report.hpo import hpo_claims, hpo_paper_rows, method_stats, rank_test
+    from bench.report.hpo import (
+        current_searches,
+        hpo_claims,
+        hpo_paper_rows,
+        method_stats,
+        rank_test,
+    )
     from bench.report.paper import paper_results
     from bench.report.tabular import TABLE_STUDIES, replay_trials, tabular_claims, tabular_tables
 
@@ -24,6 +30,7 @@ def build_report(store: ResultStore) -> dict[str, int]:
     searches = store.table("searches") if store.has_table("searches") else pd.DataFrame()
     if "benchmark" in searches:  # replays against the table are reported on their own
         searches = searches[searches["benchmark"] != "tabular"]
+    searches = current_searches(searches)
     replays = replay_trials(store)
     if not searches.empty:
         tables["hpo_methods"] = method_stats(searches)

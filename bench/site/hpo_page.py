@@ -72,9 +72,46 @@ def _importance(trials: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("association", ascending=False)
 
 
-def _live(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials of searches that trained (not replays against the table)."""
-    return trials[trials["benchmark"] != "tabular"] if "benchmark" in trials else trials
+METHOD_COLUMNS = {  # derived/hpo_methods column -> what a reader sees
+    "method": "library:algorithm", "fraction": "fraction trained", "epochs": "epochs",
+    "n": "seeds", "best_mean": "best validation acc.", "test_mean": "its test acc.",
+    "seconds_mean": "search time (s)", "suggest_seconds_mean": "library time (s)",
+    "time_to_target_mean": "time to target (s)", "rank_accuracy": "rank (acc.)",
+    "rank_speed": "rank (time)"}
+
+
+def _live(trials: pd.DataFrame, searches: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Trials of the live searches the report compares (not replays against the table; only
+    the budget and seeding ``report.hpo.current_searches`` keeps)."""
+    from bench.report.hpo import current_searches
+
+    if "benchmark" in trials:
+        trials = trials[trials["benchmark"] != "tabular"]
+    if searches is not None and not searches.empty and "search_id" in trials:
+        if "benchmark" in searches:
+            searches = searches[searches["benchmark"] != "tabular"]
+        trials = trials[trials["search_id"].isin(current_searches(searches)["search_id"])]
+    return trials
+
+
+def _params(blob: object) -> str:
+    """``{"lr": 0.001, "conv": 2}`` as ``lr=0.001, conv=2``."""
+    import json
+
+    try:
+        values = json.loads(str(blob))
+    except ValueError:
+        return str(blob)
+    if not isinstance(values, dict):
+        return str(blob)
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in values.items())
+
+
+def _study_title(name: str) -> str:
+    from bench.studies import REGISTRY
+
+    return REGISTRY.get(name).title if name in REGISTRY.names() else name
 
 
 def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
@@ -90,7 +127,7 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
         text.append(tabular_section(w, PAGE, tabular_rs))
     text.append("\n## Live searches at the papers' protocol\n")
     text.append("Bands span the seeds (min-max).\n")
-    trials = _live(rs.get("trials")) if rs else pd.DataFrame()
+    trials = _live(rs.get("trials"), rs.get("searches")) if rs else pd.DataFrame()
     if trials.empty:
         text.append('!!! note "No data yet"\n    No HPO results yet. Run `bench run hpo` and '
                     "rebuild the site.\n")
@@ -103,7 +140,12 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
                 "searches table keeps the paper's value).\n")
     methods = rs.get("derived/hpo_methods")
     for study, st in trials.groupby("study"):
-        text.append(f"\n### {esc(study)}\n")
+        per = st.groupby("search_id")
+        text.append(f"\n### {esc(_study_title(study))}\n")
+        text.append(f"Study `{esc(study)}`: {per.ngroups} searches ({st['method'].nunique()} "
+                    f"methods x {st['fraction'].nunique()} fraction(s) x "
+                    f"{st['seed'].nunique()} seed(s)), {int(per['trial'].count().max())} "
+                    "trials each.\n")
         frac = st["fraction"].max()
         top = st[st["fraction"] == frac]
         text.append(f"Best so far at dataset fraction {frac:g}:\n")
@@ -121,15 +163,17 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
                 text.append(w.chart(PAGE, f"{study}-acc", charts.grouped_bars(
                     m.assign(fraction=m["fraction"].astype(str)), "fraction", "test_mean",
                     "method", "best trial's full-test accuracy per dataset fraction")))
-            text.append(md_table(m[["method", "fraction", "epochs", "n", "best_mean",
-                                    "test_mean", "seconds_mean", "suggest_seconds_mean",
-                                    "time_to_target_mean", "rank_accuracy", "rank_speed"]]))
+            text.append(md_table(m[list(METHOD_COLUMNS)].rename(columns=METHOD_COLUMNS)))
         params = [c for c in st.columns if c.startswith("param_") and st[c].notna().any()]
         best = st.dropna(subset=["score_accuracy"]).sort_values("score_accuracy").groupby(
             "method").tail(1)
         text.append("\n#### Best parameters per method\n")
+        best = best.assign(params_json=best["params_json"].map(_params))
         text.append(md_table(best[["method", "fraction", "score_accuracy", "test_accuracy",
-                                   "params_json"]]))
+                                   "params_json"]].rename(columns={
+            "method": "library:algorithm", "fraction": "fraction trained",
+            "score_accuracy": "validation acc.", "test_accuracy": "test acc.",
+            "params_json": "parameters"})))
         imp = _importance(st, params)
         if not imp.empty:
             text.append("\n#### Which parameters matter\n")
@@ -141,5 +185,7 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
     rank = rs.get("derived/hpo_rank_test")
     if not rank.empty:
         text.append("\n### Rank test (Friedman, methods across fraction x seed blocks)\n")
-        text.append(md_table(rank))
+        text.append(md_table(rank.drop(columns=["profile"], errors="ignore").rename(columns={
+            "blocks": "blocks (fraction x seed)", "statistic": "Friedman chi2",
+            "p_value": "p", "mean_ranks": "mean rank per method (1 = best)"})))
     w.page(PAGE, "\n".join(text))

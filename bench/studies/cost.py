@@ -45,9 +45,10 @@ def run_seconds(spec: RunSpec) -> float:
 REPLAY_TRIAL_S = 0.5
 
 
-def estimate(study: Study, profile: Profile, seeds: int | None = None) -> tuple[int, float]:
+def estimate(study: Study, profile: Profile, seeds: int | None = None,
+             trials: int | None = None) -> tuple[int, float]:
     """(runs, seconds) for ``study`` under ``profile`` with ``seeds`` seeds (None: the
-    profile's, after the study's caps)."""
+    profile's, after the study's caps) and, for live HPO, ``trials`` per search."""
     if study.kind == "tabular":  # replays: no training, the libraries' own time only
         from bench.hpo.tabular import plan
 
@@ -56,7 +57,7 @@ def estimate(study: Study, profile: Profile, seeds: int | None = None) -> tuple[
     if study.kind == "hpo":
         from bench.hpo.cost import estimate_hpo
 
-        return estimate_hpo(study, profile, seeds)
+        return estimate_hpo(study, profile, seeds, trials)
     seeds = seeds or study.seeds(profile)
     if study.stages:
         runs, seconds = 0, 0.0

@@ -24,30 +24,51 @@ class StudyProgress:
         return max(0, self.planned - self.done)
 
 
-def _counts(store: ResultStore, kind: str, profile: str) -> dict[str, tuple[int, int]]:
-    """study -> (finished, failed) records of ``profile``."""
+def _counts(store: ResultStore, kind: str, profile: str,
+            only: set[str] | None = None) -> dict[str, tuple[int, int]]:
+    """study -> (finished, failed) records of ``profile`` (those with an id in ``only``)."""
     key = "run" if kind == "runs" else "search"
+    ident = "run_id" if kind == "runs" else "search_id"
     out: dict[str, list[int]] = {}
     for rec in store.records(kind):
         row = rec[key]
         row_profile = row.get("profile") or (row.get("factors") or {}).get("profile")
-        if row_profile != profile:
+        if row_profile != profile or (only is not None and row.get(ident) not in only):
             continue
         counts = out.setdefault(row.get("study", "?"), [0, 0])
         counts[0 if row.get("status") in FINAL_STATUSES else 1] += 1
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def progress(store: ResultStore, profile: Profile, seeds: int | None = None) -> list[StudyProgress]:
+def planned_search_ids(store: ResultStore, profile: Profile, seeds: int | None,
+                       trials: int | None) -> set[str]:
+    """The ids of every live search the profile plans (so that searches at another budget,
+    or with an older seeding scheme, are not counted as done)."""
+    from types import SimpleNamespace
+
+    from bench.hpo.runner import plan_searches
+
+    runner = SimpleNamespace(profile=profile, store=store, force=False,
+                             seeds=list(range(seeds or 0)), seeds_overridden=seeds is not None)
+    extra = {"trials": trials} if trials else {}
+    return {t.search_id for study in REGISTRY if study.kind == "hpo"
+            for t in plan_searches(study, runner, extra, None)}
+
+
+def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
+             trials: int | None = None) -> list[StudyProgress]:
     """One row per built-in study: planned under ``profile``, done, failed, time left.
 
     Staged and chained studies are planned like ``bench list`` plans them (their exact
-    configurations depend on upstream winners, their counts do not)."""
+    configurations depend on upstream winners, their counts do not). Live searches count as
+    done only when their id is planned (same budget, seeds and seeding)."""
     runs, searches = _counts(store, "runs", profile.name), _counts(store, "searches",
                                                                       profile.name)
+    live = _counts(store, "searches", profile.name,
+                   planned_search_ids(store, profile, seeds, trials))
     rows = []
     for study in REGISTRY:
-        planned, seconds = estimate(study, profile, seeds)
+        planned, seconds = estimate(study, profile, seeds, trials)
         if study.kind == "tabular":
             from bench.hpo.tabular import plan
 
@@ -59,12 +80,12 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None) -> 
                                       per * max(0, planned_searches - done)))
             continue
         if study.kind == "hpo":
-            from bench.hpo.runner import methods_for
+            from bench.hpo.runner import methods_for, trials_for
 
-            trials = profile.hpo_trials or study.hpo.get("trials", 10)
+            n_trials = trials_for(study, profile, trials)
             n_methods = len(methods_for(study, profile.name, None))
-            planned_searches = max(1, planned // max(1, trials * n_methods)) * n_methods
-            done, failed = searches.get(study.name, (0, 0))
+            planned_searches = max(1, planned // max(1, n_trials * n_methods)) * n_methods
+            done, failed = live.get(study.name, (0, 0))
             per = seconds / planned_searches if planned_searches else 0.0
             rows.append(StudyProgress(study.name, "searches", planned_searches, done, failed,
                                       per * max(0, planned_searches - done)))
