@@ -67,7 +67,8 @@ def available(library: str, algorithm: str) -> bool:
 
 def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
                   stop_file: Any) -> list[SearchTask]:
-    """Every search of ``study`` under the runner's profile and seeds (stored or not)."""
+    """Every search of ``study`` under the runner's profile and seeds (stored or not), seed
+    by seed."""
     profile = runner.profile
     space = SPACES[study.hpo["space"]]
     n_trials = trials_for(study, profile, extra.get("trials"))
@@ -111,7 +112,8 @@ def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
                                                    external=bool(url)),
                     partial_dir=store.path("partial") / sid, stop_file=stop_file,
                     fresh=runner.force, target=study.hpo.get("target", DEFAULT_TARGET)))
-    return tasks
+    # seed-major: an interrupted study holds every method and fraction at about equal seeds
+    return sorted(tasks, key=lambda t: t.common["seed"])
 
 
 def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from bench.store import ResultStore
 
 def build_report(store: ResultStore) -> dict[str, int]:
     """Compute every derived table from the store's runs and searches; returns row counts."""
+    from bench.hpo.tabular import TABLE_BENCHMARKS
     from bench.report.hpo import (
         current_searches,
         hpo_claims,
@@ -28,8 +29,8 @@ def build_report(store: ResultStore) -> dict[str, int]:
 
     tables: dict[str, pd.DataFrame] = {}
     searches = store.table("searches") if store.has_table("searches") else pd.DataFrame()
-    if "benchmark" in searches:  # replays against the table are reported on their own
-        searches = searches[searches["benchmark"] != "tabular"]
+    if "benchmark" in searches:  # searches against the table are reported on their own
+        searches = searches[~searches["benchmark"].isin(TABLE_BENCHMARKS)]
     searches = current_searches(searches)
     replays = replay_trials(store)
     if not searches.empty:

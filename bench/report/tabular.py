@@ -148,14 +148,15 @@ def final_ranks(searches: pd.DataFrame, at_trial: int | None,
         if not out.empty else out
 
 
-def replay_trials(store: ResultStore) -> pd.DataFrame:
-    """The trials of replays against a table (empty when there are none)."""
+def replay_trials(store: ResultStore, benchmark: str = "tabular") -> pd.DataFrame:
+    """The trials of replays against a table, or with ``benchmark="table_check"`` of the
+    searches that trained the table's points for real (empty when there are none)."""
     if not store.has_table("trials"):
         return pd.DataFrame()
     trials = store.table("trials")
     if "benchmark" not in trials:
         return pd.DataFrame()
-    return trials[trials["benchmark"] == "tabular"].dropna(subset=["regret"])
+    return trials[trials["benchmark"] == benchmark].dropna(subset=["regret"])
 
 
 def tabular_tables(store: ResultStore, runs: pd.DataFrame,
@@ -166,6 +167,12 @@ def tabular_tables(store: ResultStore, runs: pd.DataFrame,
     if not points.empty:
         out["hpo_table"] = points
     trials = replay_trials(store)
+    check = replay_trials(store, "table_check")
+    if not check.empty and not points.empty:
+        from bench.report.table_check import table_check
+
+        table = points[points["study"] == "hpo_table"]
+        out["hpo_table_check"] = table_check(check, table, trials)
     if trials.empty:
         return out
     out["hpo_anytime"] = anytime(trials)

@@ -83,13 +83,14 @@ METHOD_COLUMNS = {  # derived/hpo_methods column -> what a reader sees
 def _live(trials: pd.DataFrame, searches: pd.DataFrame | None = None) -> pd.DataFrame:
     """Trials of the live searches the report compares (not replays against the table; only
     the budget and seeding ``report.hpo.current_searches`` keeps)."""
+    from bench.hpo.tabular import TABLE_BENCHMARKS
     from bench.report.hpo import current_searches
 
     if "benchmark" in trials:
-        trials = trials[trials["benchmark"] != "tabular"]
+        trials = trials[~trials["benchmark"].isin(TABLE_BENCHMARKS)]
     if searches is not None and not searches.empty and "search_id" in trials:
         if "benchmark" in searches:
-            searches = searches[searches["benchmark"] != "tabular"]
+            searches = searches[~searches["benchmark"].isin(TABLE_BENCHMARKS)]
         trials = trials[trials["search_id"].isin(current_searches(searches)["search_id"])]
     return trials
 

@@ -53,7 +53,15 @@ def estimate(study: Study, profile: Profile, seeds: int | None = None,
         from bench.hpo.tabular import plan
 
         methods, trials, search_seeds = plan(study, profile, None)
-        return 0, len(methods) * len(search_seeds) * trials * REPLAY_TRIAL_S
+        searches = len(methods) * len(search_seeds)
+        if study.hpo.get("live"):  # the table check trains every proposal like the table
+            from bench.studies.catalog import REGISTRY
+
+            table = REGISTRY.get(study.hpo["table"])
+            cell_labels, changes = table.grid()[0]
+            trainings = searches * trials
+            return trainings, trainings * run_seconds(table.spec(profile, 0, changes, cell_labels))
+        return 0, searches * trials * REPLAY_TRIAL_S
     if study.kind == "hpo":
         from bench.hpo.cost import estimate_hpo
 
