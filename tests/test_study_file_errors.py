@@ -141,3 +141,13 @@ def test_declared_claims_are_judged_like_the_papers(tmp_path: Path) -> None:
     assert claims.loc["mine_1", "claim"] == "The best level is 0.2."
     assert claims.loc["mine_2", "verdict"] == "not confirmed"
     assert claims.loc["mine_2", "claim"] == "No dropout wins."
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    """PyYAML would keep the second ``optimizer`` silently and drop adam and sgd."""
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "factors:\n  optimizer: [adam, sgd]\n  optimizer: [rmsprop]\n")
+    with pytest.raises(BenchError) as err:
+        load_study_file(path)
+    message = str(err.value)
+    assert "line 5" in message and "'optimizer' appears twice" in message, message
