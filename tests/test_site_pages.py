@@ -185,3 +185,19 @@ def test_diverged_runs_leave_the_loss_line_and_become_markers() -> None:
     assert set(acc["n"]) == {3}  # its accuracy still counts
     assert sorted(zip(markers["level"], markers["epoch"], markers["seed"], strict=True)) == [
         ("adam", 1, 0), ("sgd", 3, 2)]
+
+
+def test_navigation_follows_a_readers_order_not_file_names(tmp_path: Path) -> None:
+    from bench.site.build import site_nav
+
+    docs = tmp_path / "docs"
+    for page in ("index.md", "claims.md", "hpo.md", "speed.md", "references.md", "data.md",
+                 "result-sets.md", "extra.md", "studies/optimizers.md", "studies/architecture.md",
+                 "studies/my_study.md", "compare/a--vs--b.md", "data/set/runs.md"):
+        (docs / page).parent.mkdir(parents=True, exist_ok=True)
+        (docs / page).write_text("# x\n")
+    assert site_nav(docs) == [
+        "index.md", "claims.md",
+        {"Studies": ["studies/architecture.md", "studies/optimizers.md", "studies/my_study.md"]},
+        "hpo.md", "speed.md", "result-sets.md", {"Comparisons": ["compare/a--vs--b.md"]},
+        "references.md", "data.md", "extra.md"]

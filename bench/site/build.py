@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 from bench.site.pages import load_result_set, publish_all
@@ -50,6 +51,34 @@ def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
     return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
 
 
+#: top-level pages in a reader's order (MkDocs would sort them by file name)
+NAV_FIRST = ("index.md", "claims.md")
+NAV_LAST = ("hpo.md", "speed.md", "result-sets.md", "references.md", "data.md", "schema.md",
+            "notebook.ipynb")
+
+
+def site_nav(docs: Path) -> list[Any]:
+    """The navigation: home and claims, the studies in catalogue order (then the user's), HPO,
+    speed, result sets, comparisons, references, data. Pages not named here come last."""
+    from bench.studies import REGISTRY
+
+    pages = {p.relative_to(docs).as_posix() for p in docs.rglob("*")
+             if p.suffix in (".md", ".ipynb") and "data/" not in p.relative_to(docs).as_posix()}
+    order = {f"studies/{name}.md": i for i, name in enumerate(REGISTRY.names())}
+    studies = sorted((p for p in pages if p.startswith("studies/")),
+                     key=lambda p: (order.get(p, len(order)), p))
+    compare = sorted(p for p in pages if p.startswith("compare/"))
+    nav: list[Any] = [p for p in NAV_FIRST if p in pages]
+    if studies:
+        nav.append({"Studies": studies})
+    nav += [p for p in NAV_LAST[:3] if p in pages]
+    if compare:
+        nav.append({"Comparisons": compare})
+    nav += [p for p in NAV_LAST[3:] if p in pages]
+    listed = {p for p in nav if isinstance(p, str)} | set(studies) | set(compare)
+    return nav + sorted(pages - listed)
+
+
 MARKER = ".bench-site"  # in every folder ``bench site`` built; MkDocs keeps dot files
 
 
@@ -82,7 +111,7 @@ def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -
         os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
         try:
             config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(out),
-                                 strict=strict)
+                                 strict=strict, nav=site_nav(docs))
             build(config)
         finally:
             os.environ.pop("BENCH_SITE_GENERATED", None)
