@@ -194,7 +194,7 @@ def _spearman_ci(x: np.ndarray, y: np.ndarray,
 
 def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, Any]:
     early, late = profile.epochs(claim.params["early"]), profile.epochs(claim.params["late"])
-    parts, xs, ys, kept = [], [], [], 0
+    parts, xs, ys, kept, seeds = [], [], [], 0, []
     for study in claim.params["studies"]:
         c = curves[curves["study"] == study]
         if c.empty:
@@ -210,6 +210,7 @@ def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, 
         if len(common) < 3:
             continue
         kept += 1
+        seeds.append(int(c[c["epoch"] == e_late].groupby("level")["run_id"].nunique().min()))
         xs += list(a[common].rank())
         ys += list(b[common].rank())
         same = a[common].idxmax() == b[common].idxmax()
@@ -219,11 +220,11 @@ def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, 
         return _verdict(claim, "inconclusive", "needs curves of at least 2 epoch counts")
     rho, low, high = _spearman_ci(np.array(xs), np.array(ys), np.random.default_rng(0))
     desc = "; ".join(parts) + f"; Spearman rho of the level ranks {rho:.2f} [{low:.2f}, {high:.2f}]"
-    if np.isfinite(low) and low > 0.5:
-        return _verdict(claim, "confirmed", desc, rho=rho, low=low, high=high)
-    if np.isfinite(high) and high < 0.5:
-        return _verdict(claim, "not confirmed", desc, rho=rho, low=low, high=high)
-    return _verdict(claim, "inconclusive", desc, rho=rho, low=low, high=high)
+    verdict = ("confirmed" if np.isfinite(low) and low > 0.5 else
+               "not confirmed" if np.isfinite(high) and high < 0.5 else "inconclusive")
+    # n: the fewest seeds behind a level's mean; the effect is rho with its bootstrap CI
+    return _verdict(claim, verdict, desc, n=min(seeds), effect=rho, effect_ci=(low, high),
+                    rho=rho, low=low, high=high)
 
 
 def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
