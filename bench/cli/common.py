@@ -41,8 +41,8 @@ OptunaStorageOpt = typer.Option(None, "--optuna-storage", help="HPO: keep Optuna
 TrialsOpt = typer.Option(None, "--trials", help="HPO: trials per live search (default: the "
                          "profile's; the papers' budget is 10)")
 MaxSeedsOpt = typer.Option(None, "--max-seeds", help="After the profile's seeds (the pilot), "
-                           "add seeds up to this cap to the studies whose claims the pilot "
-                           "left undecidable; n is fixed once from the pilot (see docs)")
+                           "add seeds, up to this cap, to the studies whose claims need more "
+                           "by the pilot's noise; n is fixed once from the pilot (see docs)")
 EpochLoopOpt = typer.Option("auto", "--epoch-loop", help="auto | compiled (each epoch one XLA "
                             "program; TensorFlow MLPs) | keras (Keras' own fit loop)")
 
@@ -86,6 +86,10 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     from bench.studies.topup import check_max_seeds
 
     check_max_seeds(max_seeds)
+    pilots = [s.seeds(profile) for s in studies if s.kind == "train"]
+    if max_seeds is not None and pilots and max_seeds <= min(pilots):
+        raise BenchError(f"--max-seeds {max_seeds} adds nothing: profile {profile.name} already "
+                         f"runs {min(pilots)} or more seeds per study")
     n_seeds = seeds if seeds is not None else profile.seeds
     if epoch_loop not in ("auto", "compiled", "keras"):
         raise BenchError(f"--epoch-loop must be auto, compiled or keras, got {epoch_loop!r}")
@@ -195,17 +199,19 @@ def _top_up(store: ResultStore, runner: StudyRunner, studies: list[Study], max_s
     plan = [t for t in plan_topups(claims, runner.profile, max_seeds, studies)
             if t.study in chosen]
     if not plan:
-        console.print(f"--max-seeds {max_seeds}: no study's claims want more seeds than the "
-                      "pilot's (or the pilot is not complete)")
+        console.print(f"--max-seeds {max_seeds}: no study's claims need more seeds than the "
+                      "pilot's by its noise (or the pilot is not complete)")
         return []
     for topup in plan:
         console.print(f"top-up: {topup.line()}")
+    skipped = runner.outcome.skipped  # the pilot's runs are not "skipped" a second time
     for topup in plan:
         if stop.stop:
             runner.outcome.interrupted = True
             break
         runner.topped_up[topup.study] = topup.target
         runner.run(chosen[topup.study], stop)
+    runner.outcome.skipped = skipped
     return [{"study": t.study, "pilot": t.pilot, "seeds": t.target, "planned": t.planned,
              "claims": list(t.claims), "max_seeds": max_seeds} for t in plan]
 

@@ -92,13 +92,21 @@ def _fmt(c: Comparison) -> str:
     return f"{c.mean:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}]"
 
 
+def _plan(family: list[Comparison]) -> int | None:
+    """The top-up's fixed n for a claim: from its whole family's pilot SDs (never from which
+    comparisons happened to be decided), at least MIN_SEEDS."""
+    sizes = [planned_seeds(c, len(family)) for c in family]
+    sizes = [n for n in sizes if n is not None]
+    return max(max(sizes), MIN_SEEDS) if sizes else None
+
+
 def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,
                one_sided: bool = False, **effect: Any) -> dict[str, Any]:
     """Undecidable with the seeds there are; ``one_sided``: only the bound "below the margin"
     is sought (no-gain claims), so the effect is the margin minus the mean."""
     needs = max((seeds_needed(c, len(family), c.margin - c.mean if one_sided else None)
                  or MAX_SEEDS_REPORTED for c in family), default=None)
-    planned = max((planned_seeds(c, len(family)) or MIN_SEEDS for c in family), default=None)
+    planned = effect.pop("planned", None)
     if n < MIN_SEEDS:
         return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a verdict needs at "
                         f"least {MIN_SEEDS} paired seeds", n=n, needs=max(needs or 0, MIN_SEEDS),
@@ -121,6 +129,7 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
         return _verdict(claim, "inconclusive", f"only {want} was measured: nothing to compare")
     family = [compare(paired_samples(s, want, lvl)) for lvl in others]
     n = min((c.n for c in family), default=0)
+    plan = _plan(family)
     result = outcomes(family) if n >= MIN_SEEDS else ["undecided"] * len(family)
     top = means.index[0]
     desc = (f"{want}: {means[want]:.4f} (rank {list(means.index).index(want) + 1}/"
@@ -133,20 +142,21 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
         c = family[others.index(beaters[0])]
         return _verdict(claim, "not confirmed", desc + f"; {beaters[0]} beats it by "
                         f"{-c.mean:.4f} per seed (Holm p<{ALPHA}, margin {MARGIN})", n=n,
-                        effect=c.mean, effect_ci=(c.ci_low, c.ci_high))
+                        planned=plan, effect=c.mean, effect_ci=(c.ci_low, c.ci_high))
     if all(r == "better" for r in result):
         return _verdict(claim, "confirmed", desc + f"; beats every other level by ≥{MARGIN} "
-                        f"(closest {others[closest]}: {_fmt(family[closest])})", n=n,
+                        f"(closest {others[closest]}: {_fmt(family[closest])})", n=n, planned=plan,
                         effect=effect[0], effect_ci=effect[1])
     if all(r in ("better", "equivalent") for r in result):
         tied = [o for o, r in zip(others, result, strict=True) if r == "equivalent"]
         return _verdict(claim, "tied", desc + f"; best, tied within ±{MARGIN} with "
-                        f"{', '.join(tied)}", n=n, effect=effect[0], effect_ci=effect[1])
+                        f"{', '.join(tied)}", n=n, planned=plan, effect=effect[0],
+                        effect_ci=effect[1])
     open_ = [f"{o}: {_fmt(c)}" for o, c, r in zip(others, family, result, strict=True)
              if r == "undecided"][:3]
     return _undecided(claim, desc + "; differences per seed " + "; ".join(open_),
                       [c for c, r in zip(family, result, strict=True) if r == "undecided"], n,
-                      effect=effect[0], effect_ci=effect[1])
+                      planned=plan, effect=effect[0], effect_ci=effect[1])
 
 
 def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
@@ -159,22 +169,25 @@ def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> di
     smaller = [lvl for lvl in claim.params["smaller"] if lvl in set(s["level"])]
     family = [compare(paired_samples(s, lvl, ref)) for lvl in smaller]
     n = min((c.n for c in family), default=0)
+    plan = _plan(family)
     desc = "; ".join(f"batch {lvl} − {ref}: {_fmt(c)}" for lvl, c in zip(smaller, family,
                                                                           strict=True))
     if n < MIN_SEEDS:
-        return _undecided(claim, desc, family, n)
+        return _undecided(claim, desc, family, n, planned=plan)
     result = outcomes(family)
     no_gain = holm([c.p_not_greater for c in family])
     top = max(range(len(family)), key=lambda i: family[i].mean)
     effect = dict(effect=family[top].mean, effect_ci=(family[top].ci_low, family[top].ci_high))
     if "better" in result:
         return _verdict(claim, "not confirmed", desc + f"; a smaller batch gains ≥{MARGIN} "
-                        f"(Holm p<{ALPHA})", n=n, **effect)
+                        f"(Holm p<{ALPHA})", n=n, planned=plan, **effect)
     if all(p < ALPHA for p in no_gain):
         return _verdict(claim, "confirmed", desc + f"; every smaller batch's gain is below "
-                        f"{MARGIN} (one-sided equivalence test, Holm p<{ALPHA})", n=n, **effect)
+                        f"{MARGIN} (one-sided equivalence test, Holm p<{ALPHA})", n=n,
+                        planned=plan, **effect)
     return _undecided(claim, desc, [c for c, p in zip(family, no_gain, strict=True)
-                                    if p >= ALPHA], n, one_sided=True, **effect)
+                                    if p >= ALPHA], n, one_sided=True, planned=plan,
+                      **effect)
 
 
 def _spearman_ci(x: np.ndarray, y: np.ndarray,
@@ -253,16 +266,17 @@ def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     desc = (f"validation loss over the second half of training: {comp.mean:+.1%} per seed "
             f"[{comp.ci_low:+.1%}, {comp.ci_high:+.1%}], n={n}")
     effect = dict(effect=comp.mean, effect_ci=(comp.ci_low, comp.ci_high))
-    kw = dict(n=n, **effect)
+    plan = _plan([comp])
+    kw = dict(n=n, planned=plan, **effect)
     if n < MIN_SEEDS:
-        return _undecided(claim, desc, [comp], n, **effect)
+        return _undecided(claim, desc, [comp], n, planned=plan, **effect)
     if comp.p_greater < ALPHA and comp.mean >= OVERFIT_MARGIN:
         return _verdict(claim, "confirmed", desc + f"; rises by ≥{OVERFIT_MARGIN:.0%} "
                         f"(one-sided p={comp.p_greater:.3g})", **kw)
     if comp.p_not_greater < ALPHA:
         return _verdict(claim, "not confirmed", desc + f"; any rise is below "
                         f"{OVERFIT_MARGIN:.0%} (one-sided p={comp.p_not_greater:.3g})", **kw)
-    return _undecided(claim, desc, [comp], n, **effect)
+    return _undecided(claim, desc, [comp], n, planned=plan, **effect)
 
 
 def user_claims(definitions: dict[str, dict[str, Any]]) -> list[Claim]:

@@ -63,7 +63,8 @@ def rank_test(searches: pd.DataFrame) -> pd.DataFrame:
         ranks = table.rank(axis=1, ascending=False).mean()
         rows.append({"study": study, "profile": profile, "blocks": table.shape[0],
                      "statistic": float(res.statistic), "p_value": float(res.pvalue),
-                     "mean_ranks": ranks.round(3).to_dict().__repr__()})
+                     "mean_ranks": ", ".join(f"{m} {r:.2f}"
+                                             for m, r in ranks.sort_values().items())})
     return pd.DataFrame(rows)
 
 

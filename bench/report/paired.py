@@ -123,21 +123,25 @@ def seeds_needed(c: Comparison, family: int = 1, effect: float | None = None) ->
 
 
 def planned_seeds(c: Comparison, family: int = 1) -> int | None:
-    """The fixed sample size of a two-stage design: seeds that give power ``POWER`` to detect
-    a difference of one margin (Holm's strictest level ``ALPHA / family``), from the pilot's SD
-    of the differences only. The observed mean difference is not used, so choosing n cannot
-    favour a verdict (variance-only sample-size re-estimation; Wittes & Brittain 1990 find
-    the type I error of the final test essentially unchanged). The final test is the same
-    paired test on all n seeds; it is run once, not after every added seed."""
+    """The fixed sample size of a two-stage design, from the pilot's SD of the differences
+    only (the observed mean difference is not used, so choosing n cannot favour a verdict):
+    the smallest n at which ``outcomes`` reaches power ``POWER`` both to call a clear gain
+    *better* (true difference two margins; *better* needs significance at Holm's strictest
+    ``ALPHA / 2 / family`` **and** an observed mean of at least one margin) and to call a
+    true zero *equivalent* (TOST at ``ALPHA / family``). Normal approximations with t
+    critical values; ``tests/test_topup.py`` checks them by simulating ``outcomes``."""
     if c.n < 2 or not math.isfinite(c.sd):
         return None
     if c.sd == 0:
         return c.n
-    nobs = np.arange(2, MAX_SEEDS_REPORTED + 1)
-    power = TTestPower().power(effect_size=c.margin / c.sd, nobs=nobs,
-                               alpha=ALPHA / 2 / max(1, family), alternative="larger")
-    enough = np.flatnonzero(np.asarray(power) >= POWER)
-    return int(nobs[enough[0]]) if len(enough) else MAX_SEEDS_REPORTED
+    n = np.arange(2, MAX_SEEDS_REPORTED + 1)
+    se = c.sd / np.sqrt(n)
+    t_better = stats.t.ppf(1 - ALPHA / 2 / max(1, family), n - 1)
+    better = stats.norm.cdf((2 * c.margin - np.maximum(c.margin, t_better * se)) / se)
+    t_equal = stats.t.ppf(1 - ALPHA / max(1, family), n - 1)
+    equal = np.clip(2 * stats.norm.cdf((c.margin - t_equal * se) / se) - 1, 0, 1)
+    enough = np.flatnonzero(np.minimum(better, equal) >= POWER)
+    return int(n[enough[0]]) if len(enough) else MAX_SEEDS_REPORTED
 
 
 SCALES = {  # (to the scale the t-interval is computed on, and back)

@@ -244,7 +244,7 @@ def perf_speedups(perf: pd.DataFrame) -> alt.Chart:
 
 def best_so_far(trials: pd.DataFrame, x: str = "trial") -> alt.Chart:
     """HPO: best-so-far accuracy vs trial number or wall time, band over seeds."""
-    base = alt.Chart(trials, title=f"best so far vs {x}").encode(
+    base = alt.Chart(trials, title=f"best so far vs {x.replace('_', ' ')}").encode(
         x=alt.X(f"{x}:Q", title=x.replace("_", " "),
                 axis=INTEGER_AXIS if x == "trial" else alt.Axis()),
         color=alt.Color("method:N"))

@@ -164,12 +164,17 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
                 text.append(w.chart(PAGE, f"{study}-acc", charts.grouped_bars(
                     m.assign(fraction=m["fraction"].astype(str)), "fraction", "test_mean",
                     "method", "best trial's full-test accuracy per dataset fraction")))
-            text.append(md_table(m[list(METHOD_COLUMNS)].rename(columns=METHOD_COLUMNS)))
+            shown = m[list(METHOD_COLUMNS)].astype({"epochs": "Int64", "n": "Int64",
+                                                    "rank_accuracy": "Int64",
+                                                    "rank_speed": "Int64"})
+            shown = shown.assign(fraction=shown["fraction"].map(lambda f: f"{f:.2f}"))
+            text.append(md_table(shown.rename(columns=METHOD_COLUMNS)))
         params = [c for c in st.columns if c.startswith("param_") and st[c].notna().any()]
         best = st.dropna(subset=["score_accuracy"]).sort_values("score_accuracy").groupby(
             "method").tail(1)
         text.append("\n#### Best parameters per method\n")
-        best = best.assign(params_json=best["params_json"].map(_params))
+        best = best.assign(params_json=best["params_json"].map(_params),
+                           fraction=best["fraction"].map(lambda f: f"{f:.2f}"))
         text.append(md_table(best[["method", "fraction", "score_accuracy", "test_accuracy",
                                    "params_json"]].rename(columns={
             "method": "library:algorithm", "fraction": "fraction trained",

@@ -48,10 +48,11 @@ def anytime_chart(curves: pd.DataFrame, x: str) -> alt.LayerChart:
         rule = alt.Chart(pd.DataFrame({"trial": [PAPER_BUDGET]})).mark_rule(
             strokeDash=[4, 4], color="gray").encode(x="trial:Q")
         layers.append(rule)
-    title = ("regret vs trials: median over seeds; bands: 95 % bootstrap for each library's "
-             "default (Optuna TPE, Hyperopt TPE, skopt GP); dashed: the papers' 10-trial budget"
+    title = (["regret vs trials: median over seeds; dashed: the papers' 10-trial budget",
+              "bands: 95 % bootstrap, for each library's default algorithm only"]
              if trials else "regret vs simulated wall time (train + suggest)")
-    return alt.layer(*layers, title=title).add_params(pick).properties(width=WIDTH, height=340)
+    chart = alt.layer(*layers, title=alt.TitleParams(title)).add_params(pick)
+    return chart.properties(width=WIDTH, height=340)
 
 
 def rank_chart(ranks: pd.DataFrame) -> alt.LayerChart:

@@ -1,21 +1,24 @@
-"""Seed top-up (``--max-seeds``): more seeds for the studies whose claims the pilot left open.
+"""Seed top-up (``--max-seeds``): more seeds where the pilot's noise says a claim needs them.
 
-The stopping rule is a fixed sample size from a pilot (a two-stage design), so adding seeds
-does not inflate false positives:
+The stopping rule is a fixed sample size from a pilot (variance-only sample-size
+re-estimation), so adding seeds does not inflate false positives:
 
 1. **Pilot.** The profile's own seeds (5 for the MLP studies under ``paper``) are run first.
    Only they choose upstream winners (``runner.winner``), so topped-up studies keep the base
    their pilot runs were built on.
-2. **Plan, once.** On the pilot seeds alone, each undecidable claim gets ``seeds_planned``:
-   the seeds that give power 0.8 to detect one margin (0.005 accuracy) with Holm's strictest
-   level, from the pilot's SD of the paired differences (``report.paired.planned_seeds``).
-   The observed difference is not used, so the plan cannot steer a verdict, and planning again
-   later gives the same number because the pilot seeds do not change.
-3. **Top up and test once.** The study is run with ``min(planned, --max-seeds)`` seeds; the
-   report then tests every claim on all its seeds with the usual paired tests. Nothing is
-   re-tested after each added seed.
+2. **Plan, once.** On the pilot seeds alone, every claim with paired comparisons gets
+   ``seeds_planned`` from the pilot's SD of the differences (``report.paired.planned_seeds``:
+   power 0.8 to call a two-margin gain *better* and a true zero *equivalent*, at Holm's
+   strictest level over the claim's whole family). Neither the observed differences nor the
+   pilot's verdicts enter the plan: a claim the pilot decided is topped up like an open one,
+   and its pilot verdict is discarded, so no claim is looked at twice. Planning again gives
+   the same n, because the pilot seeds do not change.
+3. **Top up and test once.** Each study is run with ``min(planned, --max-seeds)`` seeds (the
+   largest plan among its claims); the report then tests every claim on all its seeds.
 
 A cap below the plan still fixes n in advance (the top-up is then under-powered, and says so).
+Raising ``--max-seeds`` after seeing the topped-up verdicts would be a second look: choose
+the cap before the first top-up.
 """
 
 from __future__ import annotations
@@ -78,11 +81,11 @@ def pilot_claims(store: ResultStore, profile: Profile,
 
 def plan_topups(claims: pd.DataFrame, profile: Profile, max_seeds: int,
                 studies: list[Study] = ()) -> list[TopUp]:
-    """The studies (in catalogue order, then ``studies``) whose undecidable pilot claims want
-    more seeds."""
+    """The studies (in catalogue order, then ``studies``) whose claims' pilot-planned n is
+    above the pilot."""
     if "seeds_planned" not in claims:
         return []
-    open_ = claims[(claims["verdict"] == "undecidable") & claims["seeds_planned"].notna()]
+    open_ = claims[claims["seeds_planned"].notna()]  # whatever the pilot's verdict
     known = _known(list(studies))
     order = {name: i for i, name in enumerate(known)}
     out = []
