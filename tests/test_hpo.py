@@ -92,11 +92,16 @@ def test_reports_compare_searches_at_the_largest_budget_with_per_cell_seeds() ->
     from bench.report.hpo import current_searches
 
     searches = pd.DataFrame({
-        "search_id": list("abcdef"),
-        "study": ["hpo"] * 4 + ["hpo_epochs"] * 2,
-        "n_trials": [4, 10, 10, 10, 4, 4],
-        "sampler_seed": [None, 11.0, 12.0, None, None, None],
+        "search_id": list("abcdefgh"),
+        "study": ["hpo"] * 5 + ["hpo_epochs"] * 3,
+        "method": ["optuna:tpe", "optuna:tpe", "hyperopt:tpe", "optuna:tpe", "hyperopt:tpe",
+                   "optuna:tpe", "optuna:tpe", "optuna:tpe"],
+        "budget": [4, 10, 10, 10, 20, None, None, 30],
+        "n_trials": [4, 10, 10, 10, 12, 4, 4, 12],
+        "status": ["ok", "ok", "ok", "ok", "interrupted", "ok", "ok", "interrupted"],
+        "sampler_seed": [None, 11.0, 12.0, None, 13.0, None, None, 14.0],
     })
     kept = current_searches(searches)
-    # hpo: the 10-trial searches with their own sampler seeds; hpo_epochs: only old ones exist
-    assert sorted(kept["search_id"]) == ["b", "c", "e", "f"]
+    # hpo: budget 10, where both methods finished (20 is one interrupted search), and of those
+    # the per-cell seeded ones; hpo_epochs: the finished 4-trial searches of older records
+    assert sorted(kept["search_id"]) == ["b", "c", "f", "g"]

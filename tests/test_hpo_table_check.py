@@ -35,12 +35,12 @@ def _points(table) -> pd.DataFrame:
                          "seeds_ok": g.count().to_numpy()})
 
 
-def _trainer(shift: float, calls: list[str]):
+def _trainer(shift: float, calls: list[str], noise: float = NOISE):
     rng = np.random.default_rng(11)
 
-    def train(label: str) -> dict:
+    def train(label: str, trial: int) -> dict:
         calls.append(label)
-        return {"status": "ok", "score_accuracy": TRUTH[label] + shift + rng.normal(0, NOISE),
+        return {"status": "ok", "score_accuracy": TRUTH[label] + shift + rng.normal(0, noise),
                 "train_seconds": 2.0}
 
     return train
@@ -69,9 +69,17 @@ def test_live_training_off_the_table_is_caught() -> None:
     assert 0.015 < overall["bias"] < 0.025 and overall["within_noise"] < 0.2
 
 
+def test_live_noise_far_wider_than_the_tables_is_caught_even_without_bias() -> None:
+    table = synthetic_table(noise=NOISE)
+    live = _searches(table, _trainer(0.0, [], noise=10 * NOISE))
+    overall = table_check(live, _points(table), pd.DataFrame(
+        columns=["method", "trial", "regret"])).set_index("method").loc["all"]
+    assert overall["within_noise"] < 0.5 and overall["verdict"] == "disagrees"
+
+
 def test_live_trainer_trains_a_grid_point_at_the_tables_fidelity(tiny_data_dir: Path) -> None:
     label = point_label(grid_points(HPO_LIBS_GRID)[0])
     result = live_trainer({"table_study": "hpo_table", "profile": "smoke", "train_seed": 2},
-                          None)(label)
+                          None)(label, 0)
     assert result["status"] == "ok", result
     assert 0.0 <= result["score_accuracy"] <= 1.0 and result["train_seconds"] > 0

@@ -21,13 +21,17 @@ def status(
     trials: int = TrialsOpt,
 ) -> None:
     """Done / remaining per study of PROFILE in a result set, with the estimated time left."""
-    from bench.cli.common import default_results
+    from bench.cli.common import MAX_SEEDS, default_results
     from bench.cli.list_cmd import _fmt
+    from bench.errors import BenchError
     from bench.store import ResultStore
     from bench.studies import get_profile
     from bench.studies.progress import progress
 
     chosen = get_profile(profile)
+    for name, value in (("--seeds", seeds), ("--trials", trials)):
+        if value is not None and not 1 <= value <= MAX_SEEDS:
+            raise BenchError(f"{name} must be between 1 and {MAX_SEEDS}, got {value}")
     store = ResultStore(results or default_results(chosen.name), create=False)
     rows = progress(store, chosen, seeds, trials)
     table = Table(title=f"{store.root} against profile {chosen.name} "

@@ -66,7 +66,7 @@ def available(library: str, algorithm: str) -> bool:
 
 
 def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
-                  stop_file: Any) -> list[SearchTask]:
+                  stop_file: Any, announce: bool = True) -> list[SearchTask]:
     """Every search of ``study`` under the runner's profile and seeds (stored or not), seed
     by seed."""
     profile = runner.profile
@@ -75,7 +75,7 @@ def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
     methods = methods_for(study, profile.name, extra.get("algorithms"))
     seeds = runner.seeds if runner.seeds_overridden else list(range(profile.hpo_seeds))
     missing = {m for m in methods if not available(*m)}
-    if missing:
+    if missing and announce:
         from bench.cli.progress import console
 
         console.print(f"{study.name}: skipping {', '.join(':'.join(m) for m in sorted(missing))}"
@@ -100,6 +100,7 @@ def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
                     "epochs_nominal": int(labels.get("epochs", study.base.get("epochs", 0))),
                     "selection": "test" if base.selects_on_test else "validation", "seed": seed,
                     "sampler_seed": library_seed, "profile": profile.name, "space": space.name,
+                    "budget": n_trials,  # trials asked for (n_trials: trials that ran)
                     **{k: v for k, v in base.factors.items()
                        if k not in ("fraction", "epochs", "factor", "level", "profile")
                        and not k.endswith("_nominal")}}

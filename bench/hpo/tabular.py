@@ -78,9 +78,11 @@ class Table:
 TABLE_BENCHMARKS = ("tabular", "table_check")
 
 
-def live_trainer(args: dict[str, Any], options: dict[str, Any] | None) -> Callable[[str], dict]:
-    """Train a grid point (by label) for real at the table's fidelity, with a training seed
-    the table does not hold (``args["train_seed"]``): the check of the table against reality."""
+def live_trainer(args: dict[str, Any],
+                 options: dict[str, Any] | None) -> Callable[[str, int], dict]:
+    """Train a grid point (by label) for real at the table's fidelity: trial ``i`` of the
+    search gets training seed ``args["train_seed"] + i``, a seed the table does not hold and no
+    other trial of the check uses (so every trial is an independent training run)."""
     from bench import engine
     from bench.options import EngineOptions
     from bench.studies import REGISTRY, get_profile
@@ -90,9 +92,9 @@ def live_trainer(args: dict[str, Any], options: dict[str, Any] | None) -> Callab
     cells = {labels["config"]: (labels, changes) for labels, changes in study.grid()}
     engine_options = EngineOptions(**(options or {}))
 
-    def train(label: str) -> dict[str, Any]:
+    def train(label: str, trial: int) -> dict[str, Any]:
         labels, changes = cells[label]
-        run = engine.run(study.spec(profile, args["train_seed"], changes, labels),
+        run = engine.run(study.spec(profile, args["train_seed"] + trial, changes, labels),
                          engine_options)["run"]
         ok = run.get("status") == "ok" and run.get("final_val_accuracy") is not None
         return {"status": "ok" if ok else str(run.get("status")),
@@ -103,7 +105,7 @@ def live_trainer(args: dict[str, Any], options: dict[str, Any] | None) -> Callab
 
 
 def replay(table: Table, library: str, algorithm: str, n_trials: int, seed: int,
-           train: Callable[[str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+           train: Callable[[str, int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Run one search of ``library:algorithm`` against ``table``; one row per trial with the
     incumbent's regret and the simulated wall time (recorded train time + suggest time).
     With ``train`` each proposed point is trained for real instead of looked up (the search
@@ -116,7 +118,7 @@ def replay(table: Table, library: str, algorithm: str, n_trials: int, seed: int,
     def evaluate(params: dict[str, Any]) -> dict[str, Any]:
         entry = table.lookup(params, rng)
         if train is not None:
-            entry = {**entry, **train(entry["label"])}
+            entry = {**entry, **train(entry["label"], len(looked_up))}
         looked_up.append(entry)
         return {"run": {**entry, "test_loss": None}}
 
@@ -163,7 +165,8 @@ def tabular_search(args: dict[str, Any], options: Any = None) -> dict[str, Any]:
                                          "profile", "space")}
     common["method"] = f"{args['library']}:{args['algorithm']}"
     common["benchmark"] = "table_check" if args.get("live") else "tabular"
-    search = {**common, "table": args["table_study"],
+    common["table"] = args["table_study"]
+    search = {**common,
               "status": "failed" if error or not trials else "ok", "error": error,
               "n_trials": len(trials), "final_regret": last.get("regret"),
               "best_accuracy": last.get("incumbent_val_mean"),
@@ -205,9 +208,10 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
         console.print(f"[yellow]{study.name}: skipped[/]: {exc}")
         return
     done = set() if runner.force else runner.store.completed("searches")
+    fresh = int(table.runs["seed"].max()) + 1  # a check trains with seeds the table lacks
     todo = []
     for seed in seeds:  # seed-major: a partial set has every method at about equal seeds
-        for (lib, alg) in methods:
+        for m, (lib, alg) in enumerate(methods):
             sid = search_key(study.name, profile.name, lib, alg, seed, n_trials)
             if sid not in done:
                 todo.append({"search_id": sid, "study": study.name, "library": lib,
@@ -215,9 +219,8 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
                              "space": space.name, "trials": n_trials,
                              "table_study": table_study.name,
                              "table": table.runs.to_dict("list"),
-                             # a check trains with seeds the table does not hold
                              "live": bool(study.hpo.get("live")),
-                             "train_seed": table_study.seeds(profile) + seed})
+                             "train_seed": fresh + (seed * len(methods) + m) * n_trials})
     total = len(methods) * len(seeds)
     runner.outcome.skipped += total - len(todo)
     runner.reporter.start(study.name, total, total - len(todo))

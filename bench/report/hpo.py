@@ -14,13 +14,23 @@ KEYS = ["study", "profile", "method", "library", "algorithm", "fraction", "epoch
 
 def current_searches(searches: pd.DataFrame) -> pd.DataFrame:
     """The live searches a report compares: per study, those at the largest trial budget
-    stored (the papers' 10 once run, not a reduced profile's 4), and of those the ones with
-    per-cell sampler seeds when any have them (older searches reused one library seed at
-    every fraction). Other searches stay stored; they are just not compared."""
+    asked for (``budget``; older records: ``n_trials``) at which every method of the study
+    has a finished search (the papers' 10 once run, not a reduced profile's 4; an interrupted
+    search at a bigger budget hides nothing), and of those the ones with per-cell sampler seeds
+    when any have them (older searches reused one library seed at every fraction). Other
+    searches stay stored; they are just not compared."""
     if searches.empty or "n_trials" not in searches:
         return searches
-    keep = searches["n_trials"] == searches.groupby("study")["n_trials"].transform("max")
-    out = searches[keep]
+    budget = searches["budget"].fillna(searches["n_trials"]) if "budget" in searches \
+        else searches["n_trials"]
+    searches = searches.assign(budget=budget)
+    chosen = {}
+    for study, g in searches.groupby("study"):
+        ok = g[g["status"] == "ok"] if "status" in g else g
+        methods = g["method"].nunique()
+        full = [b for b, at in ok.groupby("budget") if at["method"].nunique() == methods]
+        chosen[study] = max(full) if full else g["budget"].max()
+    out = searches[searches["budget"] == searches["study"].map(chosen)]
     if "sampler_seed" in out:
         seeded = out.groupby("study")["sampler_seed"].transform(lambda s: s.notna().any())
         out = out[out["sampler_seed"].notna() | ~seeded]

@@ -171,8 +171,11 @@ def tabular_tables(store: ResultStore, runs: pd.DataFrame,
     if not check.empty and not points.empty:
         from bench.report.table_check import table_check
 
-        table = points[points["study"] == "hpo_table"]
-        out["hpo_table_check"] = table_check(check, table, trials)
+        table_name = check["table"].iloc[0] if "table" in check else "hpo_table"
+        profile = check["profile"].iloc[0]
+        table = points[(points["study"] == table_name) & (points["profile"] == profile)]
+        same = trials[trials["profile"] == profile] if "profile" in trials else trials
+        out["hpo_table_check"] = table_check(check, table, same)
     if trials.empty:
         return out
     out["hpo_anytime"] = anytime(trials)

@@ -52,7 +52,7 @@ def planned_search_ids(store: ResultStore, profile: Profile, seeds: int | None,
                              seeds=list(range(seeds or 0)), seeds_overridden=seeds is not None)
     extra = {"trials": trials} if trials else {}
     return {t.search_id for study in REGISTRY if study.kind == "hpo"
-            for t in plan_searches(study, runner, extra, None)}
+            for t in plan_searches(study, runner, extra, None, announce=False)}
 
 
 def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
