@@ -126,14 +126,18 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
             "run.\n"]
     if tabular_rs is not None:
         text.append(tabular_section(w, PAGE, tabular_rs))
-    text.append("\n## Live searches at the papers' protocol\n")
-    text.append("Bands span the seeds (min-max).\n")
     trials = _live(rs.get("trials"), rs.get("searches")) if rs else pd.DataFrame()
     if trials.empty:
+        text.append("\n## Live searches\n")
         text.append('!!! note "No data yet"\n    No HPO results yet. Run `bench run hpo` and '
                     "rebuild the site.\n")
         w.page(PAGE, "\n".join(text))
         return
+    budget = int(trials.groupby("search_id")["trial"].count().max())
+    text.append(f"\n## Live searches: {budget} trials each"
+                + (" (the papers' budget)\n" if budget == 10 else
+                   " (the papers' budget is 10: `bench run hpo --trials 10 --seeds 5`)\n"))
+    text.append("Bands span the seeds (min-max).\n")
     text.append(startup_note(trials))
     text.append("Every trial is scored on a validation split carved from the training images; "
                 "the test set gives the best trial's reported accuracy only. *fraction* is the "
