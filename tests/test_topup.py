@@ -145,3 +145,13 @@ def test_run_with_max_seeds_tops_up_an_undecidable_study(tmp_path: Path,
     session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
     assert [(t["study"], t["pilot"], t["seeds"]) for t in session["topups"]] == [
         ("topup_demo", 1, 3)]
+
+
+def test_a_level_that_fails_outright_does_not_inflate_the_plan() -> None:
+    from bench.report.claims import _plan
+
+    rng = np.random.default_rng(3)
+    typical = [compare(rng.normal(0.001, 0.004, 5)) for _ in range(4)]
+    broken = compare(rng.normal(-0.7, 0.2, 5))  # e.g. an initializer that never trains
+    assert _plan([*typical, broken]) <= _plan(typical) * 2
+    assert _plan([*typical, broken]) < planned_seeds(broken, 5)

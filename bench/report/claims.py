@@ -9,7 +9,8 @@ reduced profile says so in its evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -93,11 +94,16 @@ def _fmt(c: Comparison) -> str:
 
 
 def _plan(family: list[Comparison]) -> int | None:
-    """The top-up's fixed n for a claim: from its whole family's pilot SDs (never from which
-    comparisons happened to be decided), at least MIN_SEEDS."""
-    sizes = [planned_seeds(c, len(family)) for c in family]
-    sizes = [n for n in sizes if n is not None]
-    return max(max(sizes), MIN_SEEDS) if sizes else None
+    """The top-up's fixed n for a claim: from the median pilot SD of its whole family's
+    differences (never from which comparisons happened to be decided, nor from their means),
+    at least MIN_SEEDS. The median, because a level that fails outright (a diverging
+    initializer) has a huge SD but is decided by its size at any n."""
+    sds = [c.sd for c in family if c.n >= 2 and math.isfinite(c.sd)]
+    if not sds:
+        return None
+    typical = replace(family[0], n=max(c.n for c in family), sd=float(np.median(sds)))
+    planned = planned_seeds(typical, len(family))
+    return max(planned, MIN_SEEDS) if planned is not None else None
 
 
 def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,

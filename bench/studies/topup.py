@@ -7,7 +7,7 @@ re-estimation), so adding seeds does not inflate false positives:
    Only they choose upstream winners (``runner.winner``), so topped-up studies keep the base
    their pilot runs were built on.
 2. **Plan, once.** On the pilot seeds alone, every claim with paired comparisons gets
-   ``seeds_planned`` from the pilot's SD of the differences (``report.paired.planned_seeds``:
+   ``seeds_planned`` from the pilot's (median) SD of the differences (``planned_seeds``:
    power 0.8 to call a two-margin gain *better* and a true zero *equivalent*, at Holm's
    strictest level over the claim's whole family). Neither the observed differences nor the
    pilot's verdicts enter the plan: a claim the pilot decided is topped up like an open one,
