@@ -201,3 +201,28 @@ def test_navigation_follows_a_readers_order_not_file_names(tmp_path: Path) -> No
         {"Studies": ["studies/architecture.md", "studies/optimizers.md", "studies/my_study.md"]},
         "hpo.md", "speed.md", "result-sets.md", {"Comparisons": ["compare/a--vs--b.md"]},
         "references.md", "data.md", "extra.md"]
+
+
+def test_a_claim_measured_at_the_papers_protocol_wins_over_a_reduced_confirmation() -> None:
+    import pandas as pd
+
+    from bench.site.pages import best_claims
+
+    class Set:
+        def __init__(self, name: str, rank: int, claims: pd.DataFrame) -> None:
+            self.name, self._rank, self._claims = name, rank, claims
+
+        def rank(self) -> int:
+            return self._rank
+
+        def get(self, table: str) -> pd.DataFrame:
+            return self._claims
+
+    paper = Set("paper", 2, pd.DataFrame({"claim_id": ["twig", "more_data"], "n": [5, None],
+                                          "verdict": ["undecidable", "inconclusive"]}))
+    quick = Set("quick", 1, pd.DataFrame({"claim_id": ["twig", "more_data"], "n": [3, 1],
+                                          "verdict": ["confirmed", "not confirmed"]}))
+    chosen = best_claims([quick, paper]).set_index("claim_id")["result_set"]
+    # measured at the papers' protocol (n=5) but undecided: still the paper set's verdict;
+    # never measured there (no n, inconclusive): the reduced set's
+    assert chosen.to_dict() == {"twig": "paper", "more_data": "quick"}

@@ -240,7 +240,7 @@ def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, 
     rho, low, high = _spearman_ci(np.array(xs), np.array(ys), np.random.default_rng(0))
     desc = "; ".join(parts) + f"; Spearman rho of the level ranks {rho:.2f} [{low:.2f}, {high:.2f}]"
     verdict = ("confirmed" if np.isfinite(low) and low > 0.5 else
-               "not confirmed" if np.isfinite(high) and high < 0.5 else "inconclusive")
+               "not confirmed" if np.isfinite(high) and high < 0.5 else "undecidable")
     # n: the fewest seeds behind a level's mean; the effect is rho with its bootstrap CI
     return _verdict(claim, verdict, desc, n=min(seeds), effect=rho, effect_ci=(low, high),
                     rho=rho, low=low, high=high)

@@ -230,8 +230,9 @@ def best_claims(sets: list[ResultSet]) -> pd.DataFrame:
     for rs in sorted(sets, key=lambda r: r.rank(), reverse=True):
         claims = rs.get("derived/claims")
         if not claims.empty:
-            rows.append(claims.assign(result_set=rs.name,
-                                      has_data=claims["verdict"] != "inconclusive"))
+            measured = claims["n"].notna() if "n" in claims else False
+            rows.append(claims.assign(result_set=rs.name, has_data=measured | (
+                claims["verdict"] != "inconclusive")))
     if not rows:
         return pd.DataFrame()
     every = pd.concat(rows, ignore_index=True)
