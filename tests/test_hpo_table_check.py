@@ -83,3 +83,15 @@ def test_live_trainer_trains_a_grid_point_at_the_tables_fidelity(tiny_data_dir: 
                           None)(label, 0)
     assert result["status"] == "ok", result
     assert 0.0 <= result["score_accuracy"] <= 1.0 and result["train_seconds"] > 0
+
+
+def test_the_hpo_page_reports_the_check_and_its_verdict() -> None:
+    from bench.site.hpo_tabular import _check_section
+    from bench.site.sets import TABLES
+
+    assert "derived/hpo_table_check" in TABLES  # the site loads what the report writes
+    table = synthetic_table(noise=NOISE)
+    check = table_check(_searches(table, _trainer(0.0, [])), _points(table),
+                        _searches(table, seeds=range(5)))
+    text = _check_section(check)
+    assert "Verdict: **agrees**" in text and "optuna:tpe" in text and "Not checked" not in text
