@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.store import ResultStore
 from bench.studies import REGISTRY, get_profile
-from bench.studies.progress import progress
+from bench.studies.progress import planned_search_ids, progress
 from tests.helpers import bench
 
 
@@ -49,8 +51,6 @@ def _search(store: ResultStore, sid: str, study: str = "hpo", profile: str = "sm
 
 
 def test_live_searches_count_only_when_planned_at_this_budget(tmp_path: Path) -> None:
-    from bench.studies.progress import planned_search_ids
-
     store = ResultStore(tmp_path / "R")
     smoke = get_profile("smoke")
     at_two = sorted(planned_search_ids(store, smoke, None, None))
@@ -61,6 +61,35 @@ def test_live_searches_count_only_when_planned_at_this_budget(tmp_path: Path) ->
     rows = {r.study: r for r in progress(store, smoke)}
     assert rows["hpo"].done == 1 and rows["hpo"].remaining == rows["hpo"].planned - 1
     assert {r.study: r for r in progress(store, smoke, trials=10)}["hpo"].done == 0
+
+
+def test_time_left_of_live_searches_uses_the_sets_own_trial_times(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "R")
+    smoke = get_profile("smoke")
+    modelled = {r.study: r for r in progress(store, smoke)}["hpo"]
+    sid = sorted(planned_search_ids(store, smoke, None, None))[0]
+    store.write_record("searches", sid, {"search": {
+        "search_id": sid, "study": "hpo", "status": "ok", "profile": "smoke",
+        "optimization_seconds": 600.0, "n_trials": 2}, "trials": []})  # 300 s per trial
+    row = {r.study: r for r in progress(store, smoke)}["hpo"]
+    assert row.remaining == modelled.remaining - 1
+    assert row.seconds_left == pytest.approx(300.0 * smoke.hpo_trials * row.remaining)
+    ten = {r.study: r for r in progress(store, smoke, trials=10)}["hpo"]
+    assert ten.seconds_left == pytest.approx(300.0 * 10 * ten.remaining)
+
+
+def test_study_files_the_set_ran_are_listed(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "R")
+    store.update_manifest(user_studies={"my_lr": {
+        "name": "my_lr", "base": {"dataset": "mnist", "optimizer": "adam"},
+        "factors": {"learning_rate": [0.001, 0.01]}}, "broken": {"name": 3}})
+    _fill(tmp_path / "R", "my_lr", 2)
+    rows = {r.study: r for r in progress(store, get_profile("smoke"))}
+    assert "broken" not in rows  # a hand-edited definition is left out, not a crash
+    mine = rows["my_lr"]
+    assert (mine.unit, mine.planned, mine.done) == ("runs", 2 * get_profile("smoke").seeds, 2)
+    out = bench("status", "--results", str(tmp_path / "R"), "--profile", "smoke")
+    assert out.returncode == 0 and "my_lr" in out.stdout + out.stderr
 
 
 def test_bad_trials_is_exit_2(tmp_path: Path) -> None:

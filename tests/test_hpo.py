@@ -105,3 +105,38 @@ def test_reports_compare_searches_at_the_largest_budget_with_per_cell_seeds() ->
     # hpo: budget 10, where both methods finished (20 is one interrupted search), and of those
     # the per-cell seeded ones; hpo_epochs: the finished 4-trial searches of older records
     assert sorted(kept["search_id"]) == ["b", "c", "f", "g"]
+
+
+def _fraction_searches(slope: float, seeds: int, rng):
+    """Best test accuracy of 3 methods x ``seeds`` x 4 fractions: a per-(method, seed) level
+    (the shared data subset) plus ``slope`` x fraction plus noise."""
+    import pandas as pd
+
+    rows = []
+    for method in ("optuna:tpe", "hyperopt:tpe", "scikit-optimize:gp"):
+        for seed in range(seeds):
+            level = rng.normal(0.9, 0.03)
+            for fraction in (0.05, 0.1, 0.15, 0.2):
+                rows.append({"method": method, "seed": seed, "fraction": fraction,
+                             "best_test_accuracy": level + slope * fraction
+                             + rng.normal(0, 0.01)})
+    return pd.DataFrame(rows)
+
+
+def test_more_data_verdict_is_a_paired_trend_test_with_known_truth() -> None:
+    import numpy as np
+
+    from bench.report.hpo import more_data_verdict
+
+    rng = np.random.default_rng(0)
+    assert more_data_verdict(_fraction_searches(0.3, 5, rng))[0] == "confirmed"
+    assert more_data_verdict(_fraction_searches(-0.3, 5, rng))[0] == "not confirmed"
+    assert more_data_verdict(_fraction_searches(0.3, 2, rng))[0] == "inconclusive"  # < MIN_SEEDS
+    # no trend: the blocks' levels (SD 0.03) dwarf the noise, a pooled correlation would be
+    # noisy; the paired test holds its level
+    false = sum(more_data_verdict(_fraction_searches(0.0, 5, rng))[0] == "confirmed"
+                for _ in range(200))
+    assert false / 200 <= 0.09
+    verdict, evidence = more_data_verdict(_fraction_searches(0.3, 5, rng))
+    assert "15 (method, seed) blocks" in evidence
+    assert "0.2 minus 0.05: +0.04" in evidence  # the true gain is 0.045

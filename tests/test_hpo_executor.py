@@ -27,7 +27,7 @@ import pytest
 
 from bench import engine
 from bench.hpo import libraries
-from bench.hpo.runner import plan_searches, run_hpo_study
+from bench.hpo.runner import plan_searches, run_hpo_studies, run_hpo_study
 from bench.hpo.search import run_search_task
 from bench.spec import RunSpec
 from bench.store import ResultStore
@@ -201,6 +201,46 @@ def test_a_claimed_search_is_left_to_its_owner(tmp_path: Path,
     held.release()
     stored = {r["search"]["search_id"] for r in runner.store.records("searches")}
     assert stored == {t.search_id for t in tasks[1:]}
+
+
+class BatchRecorder:
+    """An executor that records each batch it is handed before running it in-process."""
+
+    options = None
+
+    def __init__(self) -> None:
+        self.batches: list[list] = []
+
+    def map_tasks(self, fn, items):
+        batch = list(items)
+        self.batches.append(batch)
+        for item in batch:
+            yield fn(item, {})
+
+
+def test_hpo_studies_run_as_one_batch_seed_major_longest_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.cli.common import _batches
+    from bench.studies.cost import run_seconds
+
+    studies = [REGISTRY.get("hpo_epochs"), REGISTRY.get("hpo_optuna_hyperopt")]
+    assert _batches([REGISTRY.get("epochs"), *studies, REGISTRY.get("hpo_baselines")]) == [
+        [REGISTRY.get("epochs")], studies, [REGISTRY.get("hpo_baselines")]]
+    recorder = BatchRecorder()
+    profile = dataclasses.replace(get_profile("smoke"), hpo_trials=2)
+    runner = StudyRunner(ResultStore(tmp_path / "R"), recorder, profile, seeds=2)
+    monkeypatch.setattr(engine, "run", FakeEngine(fail_sigmoid=False))
+    run_hpo_studies(studies, runner, SimpleNamespace(stop=False), {"algorithms": "optuna:random"})
+    assert len(recorder.batches) == 1  # no barrier between the two studies
+    batch = recorder.batches[0]
+    assert {t.common["study"] for t in batch} == {s.name for s in studies}
+    seeds = [t.common["seed"] for t in batch]
+    assert seeds == sorted(seeds) and set(seeds) == {0, 1}
+    for seed in (0, 1):
+        costs = [t.n_trials * run_seconds(RunSpec.from_dict(t.spec)) for t in batch
+                 if t.common["seed"] == seed]
+        assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]
+    assert len(list(runner.store.records("searches"))) == len(batch) == 6
 
 
 # ----------------------------------------------------------------------------- real trainings

@@ -141,14 +141,15 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     try:
         with StopFlag() as stop, make_reporter() as progress_reporter:
             runner.reporter = progress_reporter
-            for study in studies:
+            for batch in _batches(studies):
+                study = batch[0]
                 if stop.stop:
                     runner.outcome.interrupted = True
                     break
                 if study.kind == "hpo":
-                    from bench.hpo.runner import run_hpo_study
+                    from bench.hpo.runner import run_hpo_studies
 
-                    run_hpo_study(study, runner, stop, extra)
+                    run_hpo_studies(batch, runner, stop, extra)
                 elif study.kind == "tabular":
                     from bench.hpo.tabular import run_tabular_study
 
@@ -186,6 +187,18 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     _derive(store)
     summarize(runner.outcome, counts, store.root)
     return runner.outcome
+
+
+def _batches(studies: list[Study]) -> list[list[Study]]:
+    """``studies`` in order, consecutive live-HPO studies merged into one batch (their
+    searches are independent, so the executor runs them without a barrier between them)."""
+    batches: list[list[Study]] = []
+    for study in studies:
+        if study.kind == "hpo" and batches and batches[-1][0].kind == "hpo":
+            batches[-1].append(study)
+        else:
+            batches.append([study])
+    return batches
 
 
 def _top_up(store: ResultStore, runner: StudyRunner, studies: list[Study], max_seeds: int,

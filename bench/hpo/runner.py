@@ -113,20 +113,43 @@ def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
                                                    external=bool(url)),
                     partial_dir=store.path("partial") / sid, stop_file=stop_file,
                     fresh=runner.force, target=study.hpo.get("target", DEFAULT_TARGET)))
-    # seed-major: an interrupted study holds every method and fraction at about equal seeds
-    return sorted(tasks, key=lambda t: t.common["seed"])
+    return search_order(tasks)
 
 
 def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -> None:
-    """Run every search of ``study`` not yet stored, in parallel on the runner's executor;
-    each search is stored when it ends, an interrupted one resumes on the next run."""
+    """Run every search of ``study`` not yet stored (see ``run_hpo_studies``)."""
+    run_hpo_studies([study], runner, stop, extra)
+
+
+def search_order(tasks: list[SearchTask]) -> list[SearchTask]:
+    """Seed-major (an interrupted batch holds every study, method and fraction at about equal
+    seeds), and within a seed the costliest searches first, so that the last ones to start
+    are short and no worker idles while another finishes a long one."""
+    from bench.spec import RunSpec
+    from bench.studies.cost import run_seconds
+
+    def cost(task: SearchTask) -> float:
+        return task.n_trials * run_seconds(RunSpec.from_dict(task.spec))
+
+    return sorted(tasks, key=lambda t: (t.common["seed"], -cost(t)))
+
+
+def run_hpo_studies(studies: list[Study], runner: Any, stop: Any,
+                    extra: dict[str, Any]) -> None:
+    """Run every search of ``studies`` not yet stored as one batch on the runner's executor
+    (no barrier between studies: with ``--workers N`` a study of two searches does not
+    leave workers idle); each search is stored when it ends, an interrupted one resumes on
+    the next run."""
     store = runner.store
     stop_file = store.path("claims") / f"stop-{uuid.uuid4().hex}"
-    tasks = plan_searches(study, runner, extra, stop_file)
     done = set() if runner.force else store.completed("searches")
-    todo = [t for t in tasks if t.search_id not in done]
-    runner.outcome.skipped += len(tasks) - len(todo)
-    runner.reporter.start(study.name, len(tasks), len(tasks) - len(todo))
+    todo: list[SearchTask] = []
+    for study in studies:
+        tasks = plan_searches(study, runner, extra, stop_file)
+        left = [t for t in tasks if t.search_id not in done]
+        runner.outcome.skipped += len(tasks) - len(left)
+        runner.reporter.start(study.name, len(tasks), len(tasks) - len(left))
+        todo += left
     if stop.stop:
         runner.outcome.interrupted |= bool(todo)
         return
@@ -139,7 +162,8 @@ def run_hpo_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any]) -
         callbacks.append(on_stop)
     held: dict[str, Any] = {}
     try:
-        for record in _map(runner.executor, _claimed(todo, store, runner.force, stop, held)):
+        for record in _map(runner.executor, _claimed(search_order(todo), store, runner.force,
+                                                     stop, held)):
             _store(record, runner, held)
     finally:
         for lock in held.values():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bench.store import FINAL_STATUSES, ResultStore
 from bench.studies.catalog import REGISTRY
 from bench.studies.cost import estimate
-from bench.studies.registry import Profile
+from bench.studies.registry import Profile, Study
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,22 @@ def _counts(store: ResultStore, kind: str, profile: str,
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+def measured_trial_seconds(store: ResultStore, profile: str) -> dict[str, float]:
+    """study -> mean seconds per trial of its finished live searches under ``profile`` (the
+    set's own measurement; the cost model prices search-space CNNs only roughly)."""
+    sums: dict[str, list[float]] = {}
+    for rec in store.records("searches"):
+        row = rec["search"]
+        seconds, n = row.get("optimization_seconds"), row.get("n_trials")
+        if (row.get("profile") != profile or row.get("status") != "ok" or row.get("benchmark")
+                or not seconds or not n):
+            continue
+        total = sums.setdefault(row.get("study", "?"), [0.0, 0.0])
+        total[0] += float(seconds)
+        total[1] += float(n)
+    return {k: v[0] / v[1] for k, v in sums.items()}
+
+
 def planned_search_ids(store: ResultStore, profile: Profile, seeds: int | None,
                        trials: int | None) -> set[str]:
     """The ids of every live search the profile plans (so that searches at another budget,
@@ -55,9 +71,25 @@ def planned_search_ids(store: ResultStore, profile: Profile, seeds: int | None,
             for t in plan_searches(study, runner, extra, None, announce=False)}
 
 
+def recorded_user_studies(store: ResultStore) -> list[Study]:
+    """The study files this result set ran (kept in its manifest), as studies."""
+    from bench.studies.config_file import study_from_definition
+
+    found = []
+    for name, raw in sorted((store.manifest().get("user_studies") or {}).items()):
+        if name in REGISTRY.names():
+            continue
+        try:
+            found.append(study_from_definition(raw))
+        except ValueError:
+            continue  # a manifest edited by hand: nothing to plan from
+    return found
+
+
 def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
              trials: int | None = None) -> list[StudyProgress]:
-    """One row per built-in study: planned under ``profile``, done, failed, time left.
+    """One row per built-in study and per study file the set ran: planned under
+    ``profile``, done, failed, time left.
 
     Staged and chained studies are planned like ``bench list`` plans them (their exact
     configurations depend on upstream winners, their counts do not). Live searches count as
@@ -66,8 +98,9 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
                                                                       profile.name)
     live = _counts(store, "searches", profile.name,
                    planned_search_ids(store, profile, seeds, trials))
+    per_trial = measured_trial_seconds(store, profile.name)
     rows = []
-    for study in REGISTRY:
+    for study in [*REGISTRY, *recorded_user_studies(store)]:
         planned, seconds = estimate(study, profile, seeds, trials)
         if study.kind == "tabular":
             from bench.hpo.tabular import plan
@@ -87,6 +120,8 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
             planned_searches = max(1, planned // max(1, n_trials * n_methods)) * n_methods
             done, failed = live.get(study.name, (0, 0))
             per = seconds / planned_searches if planned_searches else 0.0
+            if study.name in per_trial:
+                per = per_trial[study.name] * n_trials
             rows.append(StudyProgress(study.name, "searches", planned_searches, done, failed,
                                       per * max(0, planned_searches - done)))
             continue
