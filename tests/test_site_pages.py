@@ -226,3 +226,19 @@ def test_a_claim_measured_at_the_papers_protocol_wins_over_a_reduced_confirmatio
     # measured at the papers' protocol (n=5) but undecided: still the paper set's verdict;
     # never measured there (no n, inconclusive): the reduced set's
     assert chosen.to_dict() == {"twig": "paper", "more_data": "quick"}
+
+
+def test_live_best_so_far_over_time_never_falls() -> None:
+    """A search that has not finished its first trial yet has no best-so-far; a mean over
+    only the searches that have one would fall when a slow, poor search joins."""
+    import pandas as pd
+
+    from bench.site.hpo_page import _band, _on_time_grid
+
+    trials = pd.DataFrame({
+        "method": ["m"] * 4, "search_id": ["fast", "fast", "slow", "slow"],
+        "elapsed_seconds": [1.0, 2.0, 5.0, 6.0], "best_so_far": [0.9, 0.95, 0.1, 0.2]})
+    band = _band(_on_time_grid(trials, points=13), "wall_seconds").sort_values("wall_seconds")
+    assert band["wall_seconds"].min() >= 5.0  # starts once both searches have a value
+    assert band["mean"].is_monotonic_increasing
+    assert band["mean"].iloc[-1] == pytest.approx((0.95 + 0.2) / 2)

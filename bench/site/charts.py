@@ -255,15 +255,24 @@ def best_so_far(trials: pd.DataFrame, x: str = "trial") -> alt.Chart:
     return (band + line).properties(width=WIDTH, height=300)
 
 
-def grouped_bars(data: pd.DataFrame, x: str, y: str, color: str, title: str) -> alt.Chart:
-    return (
-        alt.Chart(data, title=title)
-        .mark_bar()
-        .encode(x=alt.X(f"{x}:N", sort=natural_order(data[x])), y=alt.Y(f"{y}:Q"),
-                color=f"{color}:N", xOffset=f"{color}:N",
-                tooltip=[f"{x}:N", f"{color}:N", alt.Tooltip(f"{y}:Q", format=".4g")])
-        .properties(width=WIDTH, height=260)
-    )
+def grouped_bars(data: pd.DataFrame, x: str, y: str, color: str, title: str,
+                 interval: tuple[str, str] | None = None, y_title: str | None = None
+                 ) -> alt.Chart | alt.LayerChart:
+    """Bars of ``y`` per ``x``, one per ``color``; ``interval`` (low, high columns) adds
+    error bars (a 95 % CI over seeds) so that a mean is not read without its spread."""
+    base = alt.Chart(data, title=title).encode(
+        x=alt.X(f"{x}:N", sort=natural_order(data[x]), axis=alt.Axis(labelAngle=0)),
+        xOffset=f"{color}:N")
+    tooltip = [f"{x}:N", f"{color}:N", alt.Tooltip(f"{y}:Q", format=".4g")]
+    if interval:
+        tooltip += [alt.Tooltip(f"{c}:Q", format=".4g") for c in interval]
+    bars = base.mark_bar().encode(y=alt.Y(f"{y}:Q", title=y_title or y), color=f"{color}:N",
+                                  tooltip=tooltip)
+    if not interval:
+        return bars.properties(width=WIDTH, height=260)
+    whiskers = base.mark_rule(color="black").encode(y=f"{interval[0]}:Q",
+                                                     y2=f"{interval[1]}:Q")
+    return alt.layer(bars, whiskers).properties(width=WIDTH, height=260)
 
 
 def parallel_coordinates(trials: pd.DataFrame, params: list[str]) -> alt.Chart:

@@ -28,7 +28,7 @@ def _band(df: pd.DataFrame, x: str) -> pd.DataFrame:
     rows = []
     for (method, xv), g in df.groupby(["method", x]):
         v = g["best_so_far"].dropna().to_numpy()
-        if len(v):
+        if len(v) == len(g):  # every search has a value: a partial mean is not a curve
             rows.append({"method": method, x: xv, "mean": v.mean(), "low": v.min(),
                          "high": v.max()})
     return pd.DataFrame(rows)
@@ -109,6 +109,10 @@ def _params(blob: object) -> str:
                      for k, v in values.items())
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _study_title(name: str) -> str:
     from bench.studies import REGISTRY
 
@@ -137,7 +141,8 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
     text.append(f"\n## Live searches: {budget} trials each"
                 + (" (the papers' budget)\n" if budget == 10 else
                    " (the papers' budget is 10: `bench run hpo --trials 10 --seeds 5`)\n"))
-    text.append("Bands span the seeds (min-max).\n")
+    text.append("Lines: mean over seeds; bands: min-max over seeds. On the time axis a "
+                "method's curve starts once every one of its searches has finished a trial.\n")
     text.append(startup_note(trials))
     text.append("Every trial is scored on a validation split carved from the training images; "
                 "the test set gives the best trial's reported accuracy only. *fraction* is the "
@@ -147,10 +152,12 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
     for study, st in trials.groupby("study"):
         per = st.groupby("search_id")
         text.append(f"\n### {esc(_study_title(study))}\n")
-        text.append(f"Study `{esc(study)}`: {per.ngroups} searches ({st['method'].nunique()} "
-                    f"methods x {st['fraction'].nunique()} fraction(s) x "
-                    f"{st['seed'].nunique()} seed(s)), {int(per['trial'].count().max())} "
-                    "trials each.\n")
+        counts = (_count(per.ngroups, "search", "searches"),
+                  _count(st["method"].nunique(), "method"),
+                  _count(st["fraction"].nunique(), "fraction"),
+                  _count(st["seed"].nunique(), "seed"))
+        text.append(f"Study `{esc(study)}`: {counts[0]} ({' x '.join(counts[1:])}), "
+                    f"{int(per['trial'].count().max())} trials each.\n")
         frac = st["fraction"].max()
         top = st[st["fraction"] == frac]
         text.append(f"Best so far at dataset fraction {frac:g}:\n")
@@ -162,12 +169,18 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
         if not methods.empty:
             m = methods[methods["study"] == study]
             if m["fraction"].nunique() > 1:
+                shown_m = m.assign(fraction=m["fraction"].map(lambda f: f"{f:.3g}"))
                 text.append(w.chart(PAGE, f"{study}-seconds", charts.grouped_bars(
-                    m.assign(fraction=m["fraction"].astype(str)), "fraction", "seconds_mean",
-                    "method", "optimisation time (s) per dataset fraction")))
+                    shown_m, "fraction", "seconds_mean", "method",
+                    ["optimisation time per fraction trained", "mean over seeds, 95 % CI"],
+                    ("seconds_ci_low", "seconds_ci_high"), "seconds")))
                 text.append(w.chart(PAGE, f"{study}-acc", charts.grouped_bars(
-                    m.assign(fraction=m["fraction"].astype(str)), "fraction", "test_mean",
-                    "method", "best trial's full-test accuracy per dataset fraction")))
+                    shown_m.assign(test_ci_low=shown_m["test_ci_low"].clip(lower=0.0),
+                                   test_ci_high=shown_m["test_ci_high"].clip(upper=1.0)),
+                    "fraction", "test_mean", "method",
+                    ["best trial's test accuracy per fraction trained",
+                     "mean over seeds, 95 % CI (cut at 0 and 1)"],
+                    ("test_ci_low", "test_ci_high"), "test accuracy")))
             shown = m[list(METHOD_COLUMNS)].astype({"epochs": "Int64", "n": "Int64",
                                                     "rank_accuracy": "Int64",
                                                     "rank_speed": "Int64"})
