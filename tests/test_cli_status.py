@@ -82,14 +82,22 @@ def test_study_files_the_set_ran_are_listed(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "R")
     store.update_manifest(user_studies={"my_lr": {
         "name": "my_lr", "base": {"dataset": "mnist", "optimizer": "adam"},
-        "factors": {"learning_rate": [0.001, 0.01]}}, "broken": {"name": 3}})
-    _fill(tmp_path / "R", "my_lr", 2)
+        "factors": {"learning_rate": [0.001, 0.01]}}, "broken": {"name": 3},
+        "own_net": {"name": "own_net", "base": {"dataset": "mnist",
+                                                "model": "beside_its_file:build"},
+                    "factors": {"optimizer": ["adam", "sgd", "rmsprop"]}}})
+    _fill(tmp_path / "R", "my_lr", 1)
+    _fill(tmp_path / "R", "own_net", 1)
     rows = {r.study: r for r in progress(store, get_profile("smoke"))}
     assert "broken" not in rows  # a hand-edited definition is left out, not a crash
     mine = rows["my_lr"]
-    assert (mine.unit, mine.planned, mine.done) == ("runs", 2 * get_profile("smoke").seeds, 2)
+    assert (mine.unit, mine.planned, mine.done) == ("runs", 2 * get_profile("smoke").seeds, 1)
+    assert mine.seconds_left > 0
+    own = rows["own_net"]  # its network imports only beside its study file: counted, unpriced
+    assert (own.planned, own.done, own.seconds_left) == (3 * get_profile("smoke").seeds, 1, None)
     out = bench("status", "--results", str(tmp_path / "R"), "--profile", "smoke")
-    assert out.returncode == 0 and "my_lr" in out.stdout + out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "my_lr" in out.stdout + out.stderr and "own_net" in out.stdout + out.stderr
 
 
 def test_bad_trials_is_exit_2(tmp_path: Path) -> None:

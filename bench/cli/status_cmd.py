@@ -34,15 +34,18 @@ def status(
             raise BenchError(f"{name} must be between 1 and {MAX_SEEDS}, got {value}")
     store = ResultStore(results or default_results(chosen.name), create=False)
     rows = progress(store, chosen, seeds, trials)
-    table = Table(title=f"{store.root} against profile {chosen.name} "
-                  "(time left: one worker on a 2-core CPU; --workers N divides it)")
+    table = Table(title=f"{store.root} against profile {chosen.name} (time left: one worker "
+                  "on a 2-core CPU, from the cost model; live searches from this set's own "
+                  "seconds per trial once it has some; ? = a study file's own network, not "
+                  "priced here)")
     for col in ("study", "unit", "done", "planned", "remaining", "failed", "time left"):
         table.add_column(col, justify="left" if col in ("study", "unit") else "right",
                          no_wrap=col == "study")
     for r in rows:
         table.add_row(r.study, r.unit, str(r.done), str(r.planned), str(r.remaining),
-                      str(r.failed), _fmt(r.seconds_left) if r.remaining else "-")
-    left = sum(r.seconds_left for r in rows)
+                      str(r.failed), "-" if not r.remaining else
+                      "?" if r.seconds_left is None else _fmt(r.seconds_left))
+    left = sum(r.seconds_left or 0.0 for r in rows)
     table.add_row("total", "", str(sum(r.done for r in rows)), str(sum(r.planned for r in rows)),
                   str(sum(r.remaining for r in rows)), str(sum(r.failed for r in rows)),
                   _fmt(left))

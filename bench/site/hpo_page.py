@@ -160,7 +160,11 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
                     f"{int(per['trial'].count().max())} trials each.\n")
         frac = st["fraction"].max()
         top = st[st["fraction"] == frac]
-        text.append(f"Best so far at dataset fraction {frac:g}:\n")
+        never = top.groupby("search_id")["best_so_far"].transform(lambda b: b.isna().all())
+        text.append(f"Best so far at dataset fraction {frac:g}"
+                    + (f" ({_count(top.loc[never, 'search_id'].nunique(), 'search')} without "
+                       "a successful trial left out):\n" if never.any() else ":\n"))
+        top = top[~never]
         numbered = top.assign(trial=top["trial"] + 1)
         text.append(w.chart(PAGE, f"{study}-trial", charts.best_so_far(_band(numbered, "trial"),
                                                                         "trial")))

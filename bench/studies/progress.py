@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.errors import BenchError
 from bench.store import FINAL_STATUSES, ResultStore
 from bench.studies.catalog import REGISTRY
 from bench.studies.cost import estimate
@@ -17,7 +18,7 @@ class StudyProgress:
     planned: int
     done: int
     failed: int
-    seconds_left: float  # estimated, one worker on a 2-core CPU
+    seconds_left: float | None  # estimated (None: cannot be priced here)
 
     @property
     def remaining(self) -> int:
@@ -101,7 +102,14 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
     per_trial = measured_trial_seconds(store, profile.name)
     rows = []
     for study in [*REGISTRY, *recorded_user_studies(store)]:
-        planned, seconds = estimate(study, profile, seeds, trials)
+        try:
+            planned, seconds = estimate(study, profile, seeds, trials)
+        except BenchError:  # a study file's own network, importable only beside its file
+            planned = len(study.grid()) * (seeds or study.seeds(profile))
+            done, failed = runs.get(study.name, (0, 0))
+            rows.append(StudyProgress(study.name, "runs", planned, min(done, planned), failed,
+                                      None))
+            continue
         if study.kind == "tabular":
             from bench.hpo.tabular import plan
 
