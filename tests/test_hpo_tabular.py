@@ -225,6 +225,7 @@ def test_claims_from_the_table_name_their_evidence_and_follow_the_truth() -> Non
     assert "tabular benchmark, 100 trials x 20 seeds" in better["hpo_hyperopt_most_accurate"][1]
     # Optuna is faster than both by far more than 10 %
     assert better["hpo_optuna_fastest"][0] == "confirmed"
+    assert better["hpo_optuna_fastest"][2] == better["hpo_hyperopt_most_accurate"][2] == 20
     tied = tabular_claims(trials(0.02))
     assert tied["hpo_hyperopt_most_accurate"][0] == "tied"
     worse = tabular_claims(trials(0.05))

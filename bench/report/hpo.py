@@ -89,8 +89,9 @@ def hpo_claims(searches: pd.DataFrame, tabular: dict | None = None) -> list[dict
 def _from_table(row: dict, tabular: dict) -> dict:
     if row["claim_id"] not in tabular:
         return {"evidence": f"live searches: {row['evidence']}"}
-    verdict, evidence = tabular[row["claim_id"]]
-    return {"verdict": verdict, "evidence": f"{evidence}. Live searches: {row['evidence']}"}
+    verdict, evidence, seeds = tabular[row["claim_id"]]
+    return {"verdict": verdict, "n": seeds,
+            "evidence": f"{evidence}. Live searches: {row['evidence']}"}
 
 
 def _live_claims(searches: pd.DataFrame) -> list[dict]:
@@ -100,7 +101,9 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
 
     def verdict(cid: str, source: str, text: str, v: str, ev: str) -> dict:
         return {"claim_id": cid, "source": source, "claim": text, "study": "hpo",
-                "verdict": v, "evidence": ev, "numbers": ""}
+                "verdict": v, "evidence": ev, "numbers": "", "n": seeds}
+
+    seeds = int(ok["seed"].nunique()) if not ok.empty else None  # paired blocks per method
 
     libs = ok.groupby("library")
     if ok.empty or len(libs) < 2:

@@ -217,8 +217,8 @@ def _verdict(family: list[tuple[str, object, str]]) -> str:
     return f"undecidable (needs ≈{needed} seeds)" if needed else "undecidable"
 
 
-def tabular_claims(trials: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """claim id -> (verdict, evidence) from the replays of the libraries' default algorithms
+def tabular_claims(trials: pd.DataFrame) -> dict[str, tuple[str, str, int]]:
+    """claim id -> (verdict, evidence, seeds) from the replays of the libraries' default algorithms
     (Optuna TPE, Hyperopt TPE, scikit-optimize GP) at the end of their budget."""
     part = trials[trials["method"].isin(DEFAULTS)]
     if part.empty or part["method"].nunique() < len(DEFAULTS):
@@ -235,12 +235,12 @@ def tabular_claims(trials: pd.DataFrame) -> dict[str, tuple[str, str]]:
                          0.005)
     ev = "; ".join(f"regret of {o} minus hyperopt:tpe {c.mean:+.4f} "
                    f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] ({r})" for o, c, r in acc)
-    out["hpo_hyperopt_most_accurate"] = (_verdict(acc), f"{where}: {ev}")
+    out["hpo_hyperopt_most_accurate"] = (_verdict(acc), f"{where}: {ev}", n)
     speed = _paired_family(at, "simulated_seconds", "optuna:tpe",
                            ["hyperopt:tpe", "scikit-optimize:gp"], TIME_MARGIN,
                            transform=np.log)
     ev = "; ".join(f"{o} takes x{math.exp(c.mean):.2f} the time of optuna:tpe ({r})"
                    for o, c, r in speed)
     out["hpo_optuna_fastest"] = (_verdict(speed), f"{where}, simulated time = recorded "
-                                 f"training + measured suggest time: {ev}")
+                                 f"training + measured suggest time: {ev}", n)
     return out
