@@ -142,6 +142,14 @@ def test_run_with_max_seeds_tops_up_an_undecidable_study(tmp_path: Path,
     assert all(v == [0, 1, 2] for v in seeds), seeds
     claims = pd.read_parquet(results / "derived" / "claims.parquet").set_index("claim_id")
     assert claims.loc["topup_demo_1", "n"] == 3
+    # the plan stays the one fixed from the pilot, not one recomputed from the topped-up seeds
+    from bench.studies.config_file import load_study_file
+    from bench.studies.topup import pilot_claims
+
+    pilot = pilot_claims(ResultStore(results, create=False), get_profile("smoke"),
+                         [load_study_file(study_file)]).set_index("claim_id")
+    assert claims.loc["topup_demo_1", "seeds_planned"] == pilot.loc["topup_demo_1",
+                                                                    "seeds_planned"] == 3
     session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
     assert [(t["study"], t["pilot"], t["seeds"]) for t in session["topups"]] == [
         ("topup_demo", 1, 3)]

@@ -54,6 +54,7 @@ def build_report(store: ResultStore) -> dict[str, int]:
     tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
     extra = user_claims(store.manifest().get("user_studies") or {})
     claims = verdicts(tables["levels"], scored, runs, epochs, extra)
+    claims = _pilot_plans(store, runs, claims)
     paper = paper_vs_measured(runs, epochs, scored)
     tabular = tabular_claims(replays) if not replays.empty else {}
     if not searches.empty or tabular:
@@ -67,3 +68,27 @@ def build_report(store: ResultStore) -> dict[str, int]:
     for name, df in tables.items():
         store.write_table(f"derived/{name}", df)
     return {name: len(df) for name, df in tables.items()}
+
+
+def _pilot_plans(store: ResultStore, runs: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+    """``seeds_planned`` as fixed from the pilot seeds once a study holds more (a top-up):
+    recomputed from all seeds it would drift after the top-up and read like a new plan."""
+    from bench.studies.progress import recorded_user_studies
+    from bench.studies.registry import PROFILES
+    from bench.studies.topup import pilot_claims, pilot_runs
+
+    if claims.empty or "seeds_planned" not in claims or "profile" not in claims:
+        return claims
+    claims = claims.copy()
+    users = recorded_user_studies(store)
+    for name in claims["profile"].dropna().unique():
+        if name not in PROFILES:
+            continue  # a profile this version does not know: keep what was computed
+        profile = PROFILES[name]
+        mine = runs[runs["profile"] == name]
+        if len(pilot_runs(mine, profile, users)) == len(mine):
+            continue  # nothing beyond the pilot: the plan is already the pilot's
+        plan = pilot_claims(store, profile, users).set_index("claim_id")["seeds_planned"]
+        rows = claims["profile"] == name
+        claims.loc[rows, "seeds_planned"] = claims.loc[rows, "claim_id"].map(plan)
+    return claims
