@@ -77,7 +77,8 @@ def _pilot_plans(store: ResultStore, runs: pd.DataFrame, claims: pd.DataFrame) -
     from bench.studies.registry import PROFILES
     from bench.studies.topup import pilot_claims, pilot_runs
 
-    if claims.empty or "seeds_planned" not in claims or "profile" not in claims:
+    if (claims.empty or runs.empty or "seeds_planned" not in claims or "profile" not in claims
+            or "seed" not in runs):
         return claims
     claims = claims.copy()
     users = recorded_user_studies(store)
