@@ -148,3 +148,19 @@ def test_more_data_verdict_is_a_paired_trend_test_with_known_truth() -> None:
     assert "over 5 seeds" in evidence
     low, high = map(float, re.search(r"minus 0.05: \S+ \[(\S+), (\S+)\]", evidence).groups())
     assert low < 0.3 * 0.15 < high  # the CI covers the true gain
+
+
+def test_hpo_claims_state_their_n_and_the_protocol_of_the_searches() -> None:
+    import numpy as np
+
+    from bench.report.hpo import hpo_claims
+
+    searches = _fraction_searches(0.3, 5, np.random.default_rng(2)).assign(
+        study="hpo", status="ok", profile="quick", optimization_seconds=10.0)
+    searches["library"] = searches["method"].str.split(":").str[0]
+    rows = {r["claim_id"]: r for r in hpo_claims(searches)}
+    assert {r["protocol"] for r in rows.values()} == {"reduced"}  # quick is a reduced profile
+    assert rows["hpo_more_data_helps"]["n"] == 5
+    assert rows["hpo_more_data_helps"]["evidence"].startswith("live searches: ")
+    paper = hpo_claims(searches.assign(profile="paper"))
+    assert {r["protocol"] for r in paper} == {"paper"}

@@ -242,3 +242,18 @@ def test_live_best_so_far_over_time_never_falls() -> None:
     assert band["wall_seconds"].min() >= 5.0  # starts once both searches have a value
     assert band["mean"].is_monotonic_increasing
     assert band["mean"].iloc[-1] == pytest.approx((0.95 + 0.2) / 2)
+
+
+def test_set_context_states_the_range_of_seeds_its_studies_hold() -> None:
+    """After a top-up one study has 10 seeds and another 5: "10 seeds" would overstate."""
+    import pandas as pd
+
+    from bench.site.sets import ResultSet
+
+    rows = [{"study": s, "level": lv, "seed": k, "status": "ok", "profile": "paper"}
+            for s, seeds in (("a", 10), ("b", 5)) for lv in ("x", "y") for k in range(seeds)]
+    topped = ResultSet("set", Path("."), {}, {"runs": pd.DataFrame(rows)})
+    assert "5–10 seeds per study" in topped.context()
+    assert "10 seeds;" in topped.context("a") and "5 seeds;" in topped.context("b")
+    even = ResultSet("set", Path("."), {}, {"runs": pd.DataFrame(rows[:20])})
+    assert "10 seeds;" in even.context() and "per study" not in even.context()

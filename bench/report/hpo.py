@@ -101,7 +101,9 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
 
     def verdict(cid: str, source: str, text: str, v: str, ev: str) -> dict:
         return {"claim_id": cid, "source": source, "claim": text, "study": "hpo",
-                "verdict": v, "evidence": ev, "numbers": "", "n": seeds}
+                "verdict": v, "evidence": ev, "numbers": "", "n": seeds, **where}
+
+    where = _protocol(ok)
 
     seeds = int(ok["seed"].nunique()) if not ok.empty else None  # paired blocks per method
 
@@ -163,6 +165,17 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
 #: a gain from the smallest to the largest fraction shown below this (upper 95 % bound) is
 #: "no gain worth having": half a point of accuracy, the margin of the other HPO claims
 MORE_DATA_MARGIN = 0.005
+
+
+def _protocol(searches: pd.DataFrame) -> dict[str, str | None]:
+    """The profile the searches ran under, and whether it is the papers' protocol."""
+    from bench.studies.registry import PROFILES
+
+    names = searches["profile"].dropna().unique() if "profile" in searches else []
+    if len(names) != 1 or names[0] not in PROFILES:
+        return {"profile": None, "protocol": None}
+    return {"profile": str(names[0]),
+            "protocol": "reduced" if PROFILES[names[0]].reduced else "paper"}
 
 
 def more_data_verdict(ok: pd.DataFrame) -> tuple[str, str]:

@@ -90,8 +90,20 @@ class ResultSet:
         from bench.site.writer import esc
 
         seeds = self.seeds(study)
-        return (f"result set **{esc(self.name)}**: {esc(self.protocol())}, "
-                f"{seeds} seed{'s' if seeds != 1 else ''}; {esc(self.hardware())}")
+        low = self.fewest_seeds() if study is None else seeds
+        shown = (f"{seeds} seed{'s' if seeds != 1 else ''}" if low in (0, seeds) else
+                 f"{low}–{seeds} seeds per study")
+        return f"result set **{esc(self.name)}**: {esc(self.protocol())}, {shown}; " \
+               f"{esc(self.hardware())}"
+
+    def fewest_seeds(self) -> int:
+        """The fewest seeds a study of the set holds (at its best-covered level)."""
+        runs = self.get("runs")
+        ok = runs[runs["status"] == "ok"] if not runs.empty else runs
+        if ok.empty:
+            return 0
+        per_level = ok.groupby(["study", "level"], dropna=False)["seed"].nunique()
+        return int(per_level.groupby(level="study").max().min())
 
 
 def load_result_set(root: Path) -> ResultSet:
