@@ -61,17 +61,19 @@ class ResultSet:
     def label(self) -> str:
         return f"{self.name} — {self.hardware()}"
 
-    def seeds(self, study: str | None = None) -> int:
-        """Most seeds any level of ``study`` (or of the set) finished."""
+    def _seeds_per_level(self, study: str | None = None) -> pd.Series:
+        """Finished seeds per (study, level), of ``study`` or of the whole set."""
         runs = self.get("runs")
-        if runs.empty:
-            return 0
-        ok = runs[runs["status"] == "ok"]
-        if study is not None:
+        ok = runs[runs["status"] == "ok"] if not runs.empty else runs
+        if study is not None and not ok.empty:
             ok = ok[ok["study"] == study]
         if ok.empty:
-            return 0
-        per_level = ok.groupby(["study", "level"], dropna=False)["seed"].nunique()
+            return pd.Series(dtype=int)
+        return ok.groupby(["study", "level"], dropna=False)["seed"].nunique()
+
+    def seeds(self, study: str | None = None) -> int:
+        """Most seeds any level of ``study`` (or of the set) finished."""
+        per_level = self._seeds_per_level(study)
         return int(per_level.max()) if len(per_level) else 0
 
     def protocol(self) -> str:
@@ -98,12 +100,8 @@ class ResultSet:
 
     def fewest_seeds(self) -> int:
         """The fewest seeds a study of the set holds (at its best-covered level)."""
-        runs = self.get("runs")
-        ok = runs[runs["status"] == "ok"] if not runs.empty else runs
-        if ok.empty:
-            return 0
-        per_level = ok.groupby(["study", "level"], dropna=False)["seed"].nunique()
-        return int(per_level.groupby(level="study").max().min())
+        per_level = self._seeds_per_level()
+        return int(per_level.groupby(level="study").max().min()) if len(per_level) else 0
 
 
 def load_result_set(root: Path) -> ResultSet:
