@@ -159,6 +159,37 @@ def test_references_and_citations(two_sets) -> None:
     assert 'href="notebook.ipynb"' in notebook and (site / "notebook.ipynb").exists()
     for href in re.findall(r'href="([a-z_\-/]+\.html)"', notebook):
         assert (site / href).exists(), href
+    executed = json.loads((site / "notebook.ipynb").read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] for c in code) and any(c["outputs"] for c in code)
+    assert "<svg" in notebook  # the chart, rendered at build time
+
+
+def test_notebook_runs_in_its_folder_and_a_failing_cell_is_one_line(tmp_path: Path) -> None:
+    import nbformat
+
+    from bench.errors import BenchError
+    from bench.site.notebook import execute_notebook
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "table.txt").write_text("42")
+    path = folder / "nb.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "print(open('table.txt').read())")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    execute_notebook(path)
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.outputs[0]["text"].strip() == "42"
+
+    nb.cells.append(nbformat.v4.new_code_cell("1 / 0"))
+    nbformat.write(nb, path)
+    before = path.read_text()
+    with pytest.raises(BenchError, match="notebook failed: ZeroDivisionError") as err:
+        execute_notebook(path)
+    assert "\n" not in str(err.value) and path.read_text() == before
 
 
 def test_diverged_runs_leave_the_loss_line_and_become_markers() -> None:

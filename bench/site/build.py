@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.site.notebook import execute_notebook
 from bench.site.pages import load_result_set, publish_all
 from bench.site.writer import SiteWriter
 from bench.store import atomic_write_bytes
@@ -48,6 +49,7 @@ def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
     publish_all(writer, sets)
     writer.write()
     atomic_write_bytes(docs / "javascripts" / "vendor" / "vega-bundle.js", vega_bundle())
+    execute_notebook(docs / "notebook.ipynb")
     return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
 
 
