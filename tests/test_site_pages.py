@@ -165,6 +165,20 @@ def test_references_and_citations(two_sets) -> None:
     assert "<svg" in notebook  # the chart, rendered at build time
 
 
+def _kernels_left() -> list[str]:
+    """Command lines of this process's children that run an IPython kernel (Linux /proc)."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and "ipykernel" in cmd:
+            left.append(cmd)
+    return left
+
+
 def test_notebook_runs_in_its_folder_and_a_failing_cell_is_one_line(tmp_path: Path) -> None:
     import nbformat
 
@@ -183,6 +197,7 @@ def test_notebook_runs_in_its_folder_and_a_failing_cell_is_one_line(tmp_path: Pa
     execute_notebook(path)
     cell = nbformat.read(path, as_version=4).cells[0]
     assert cell.outputs[0]["text"].strip() == "42"
+    assert not _kernels_left(), "the kernel outlived the build"
 
     nb.cells.append(nbformat.v4.new_code_cell("1 / 0"))
     nbformat.write(nb, path)

@@ -44,5 +44,8 @@ def execute_notebook(path: Path, timeout_s: int = 600) -> None:
                     raise BenchError(f"the site's notebook could not start a kernel "
                                      f"({attempt} tries): {exc}") from exc
                 continue
+            finally:  # the client shuts down only kernels it made itself
+                if km.has_kernel:
+                    km.shutdown_kernel(now=True)
         atomic_write_bytes(path, nbformat.writes(nb).encode())
         return
