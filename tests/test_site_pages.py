@@ -303,3 +303,44 @@ def test_set_context_states_the_range_of_seeds_its_studies_hold() -> None:
     assert "10 seeds;" in topped.context("a") and "5 seeds;" in topped.context("b")
     even = ResultSet("set", Path("."), {}, {"runs": pd.DataFrame(rows[:20])})
     assert "10 seeds;" in even.context() and "per study" not in even.context()
+
+
+def _hpo_set(name: str, full: bool, seeds: int, partial_seed: bool = False):
+    """A stand-in result set with live ``hpo`` searches: 2 methods x 2 fractions per seed."""
+    import pandas as pd
+
+    cells = [(m, f, s) for s in range(seeds) for m in ("a:tpe", "b:tpe") for f in (0.5, 1.0)]
+    if partial_seed:
+        cells.append(("a:tpe", 0.5, seeds))  # one cell of the next seed finished
+    searches = pd.DataFrame([{"search_id": f"{name}-{m}-{f}-{s}", "study": "hpo", "method": m,
+                              "fraction": f, "seed": s, "status": "ok", "n_trials": 10,
+                              "budget": 10, "sampler_seed": s} for m, f, s in cells])
+    trials = searches.loc[searches.index.repeat(10)].assign(
+        trial=lambda d: d.groupby("search_id").cumcount())
+
+    class Set:
+        def __init__(self) -> None:
+            self.name, self.full_protocol = name, full
+            self.profile = "paper" if full else "quick"
+
+        def get(self, table: str) -> pd.DataFrame:
+            return {"searches": searches, "trials": trials}.get(table, pd.DataFrame())
+
+    return Set()
+
+
+def test_live_searches_at_the_papers_protocol_replace_reduced_ones_once_complete() -> None:
+    """A paper-protocol sweep still running (2 complete seeds) does not push aside a reduced
+    set's 5-seed comparison; with 5 complete seeds it does, and the page names both."""
+    from bench.site.hpo_page import _source_line, complete_seeds, live_set_for
+
+    quick = _hpo_set("quick", full=False, seeds=5)
+    running = _hpo_set("paper", full=True, seeds=2, partial_seed=True)
+    done = _hpo_set("paper", full=True, seeds=5)
+    assert complete_seeds(running.get("trials")) == 2  # the half-run seed 2 does not count
+    assert live_set_for([quick, running], "hpo") is quick
+    assert live_set_for([quick, done], "hpo") is done
+    assert live_set_for([quick, done], "hpo_epochs") is None
+    line = _source_line(done, "hpo", [quick, done])
+    assert "`paper` (profile paper, 5 complete seeds" in line and "`quick` (5 complete seeds)" \
+        in line

@@ -119,7 +119,51 @@ def _study_title(name: str) -> str:
     return REGISTRY.get(name).title if name in REGISTRY.names() else name
 
 
-def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
+#: complete seeds (every method and fraction finished) a set at the papers' protocol needs
+#: before its live searches of a study replace a reduced set's on this page
+LIVE_SEEDS = 5
+
+
+def _live_of(rs, study: str | None = None) -> pd.DataFrame:
+    """The compared live trials of ``rs`` (of one ``study`` when given)."""
+    trials = _live(rs.get("trials"), rs.get("searches"))
+    return trials[trials["study"] == study] if study is not None and not trials.empty \
+        else trials
+
+
+def complete_seeds(trials: pd.DataFrame) -> int:
+    """Seeds in which every (method, fraction) cell seen in ``trials`` has a search."""
+    if trials.empty:
+        return 0
+    cells = trials.groupby(["method", "fraction"]).ngroups
+    per_seed = trials.drop_duplicates(["seed", "method", "fraction"]).groupby("seed").size()
+    return int((per_seed == cells).sum())
+
+
+def live_set_for(sets: list, study: str):
+    """The set whose live searches of ``study`` the page shows: one at the papers' protocol
+    once it holds ``LIVE_SEEDS`` complete seeds, else the one with the most complete seeds,
+    then the most trials."""
+    scored = [(rs, _live_of(rs, study)) for rs in sets]
+    scored = [(rs, complete_seeds(t), len(t)) for rs, t in scored if not t.empty]
+    if not scored:
+        return None
+    return max(scored, key=lambda x: (x[0].full_protocol and x[1] >= LIVE_SEEDS,
+                                      x[1], x[2]))[0]
+
+
+def _source_line(rs, study: str, sets: list) -> str:
+    """Which set the section shows, at which profile, and the other sets holding the study."""
+    others = [f"`{esc(o.name)}` ({_count(complete_seeds(_live_of(o, study)), 'complete seed')})"
+              for o in sets if o is not rs and not _live_of(o, study).empty]
+    n = complete_seeds(_live_of(rs, study))
+    line = (f"From result set `{esc(rs.name)}` (profile {esc(str(rs.profile))}, "
+            f"{_count(n, 'complete seed')}: every method at every fraction)")
+    return line + (f"; also measured in {', '.join(others)}.\n" if others else ".\n")
+
+
+def hpo_page(w: SiteWriter, sets: list, tabular_rs=None) -> list:
+    """Write the page; return the result sets its numbers come from."""
     from bench.site.hpo_tabular import tabular_section
 
     text = ["# HPO libraries\n", "Optuna, Hyperopt and scikit-optimize, each driven by its own "
@@ -130,13 +174,16 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
             "run.\n"]
     if tabular_rs is not None:
         text.append(tabular_section(w, PAGE, tabular_rs))
-    trials = _live(rs.get("trials"), rs.get("searches")) if rs else pd.DataFrame()
+    studies = sorted({st for rs in sets for st in _live_of(rs).get("study", [])})
+    chosen = {study: live_set_for(sets, study) for study in studies}
+    trials = pd.concat([_live_of(rs, study) for study, rs in chosen.items()],
+                       ignore_index=True) if chosen else pd.DataFrame()
     if trials.empty:
         text.append("\n## Live searches\n")
         text.append('!!! note "No data yet"\n    No HPO results yet. Run `bench run hpo` and '
                     "rebuild the site.\n")
         w.page(PAGE, "\n".join(text))
-        return
+        return [tabular_rs] if tabular_rs is not None else []
     budget = int(trials.groupby("search_id")["trial"].count().max())
     text.append(f"\n## Live searches: {budget} trials each"
                 + (" (the papers' budget)\n" if budget == 10 else
@@ -148,10 +195,12 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
                 "the test set gives the best trial's reported accuracy only. *fraction* is the "
                 "share of the training images actually trained (`fraction_nominal` in the "
                 "searches table keeps the paper's value).\n")
-    methods = rs.get("derived/hpo_methods")
     for study, st in trials.groupby("study"):
+        rs = chosen[study]
+        methods = rs.get("derived/hpo_methods")
         per = st.groupby("search_id")
         text.append(f"\n### {esc(_study_title(study))}\n")
+        text.append(_source_line(rs, study, sets))
         counts = (_count(per.ngroups, "search", "searches"),
                   _count(st["method"].nunique(), "method"),
                   _count(st["fraction"].nunique(), "fraction"),
@@ -209,10 +258,14 @@ def hpo_page(w: SiteWriter, rs, tabular_rs=None) -> None:
         if len(numeric) >= 2:
             text.append(w.chart(PAGE, f"{study}-parallel", charts.parallel_coordinates(
                 st.dropna(subset=["test_accuracy"]), numeric)))
-    rank = rs.get("derived/hpo_rank_test")
+    ranks = [r[r["study"] == study] for study, rs in chosen.items()
+             if not (r := rs.get("derived/hpo_rank_test")).empty]
+    rank = pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame()
     if not rank.empty:
         text.append("\n### Rank test (Friedman, methods across fraction x seed blocks)\n")
-        text.append(md_table(rank.drop(columns=["profile"], errors="ignore").rename(columns={
+        text.append(md_table(rank.rename(columns={
             "blocks": "blocks (fraction x seed)", "statistic": "Friedman chi2",
             "p_value": "p", "mean_ranks": "mean rank per method (1 = best)"})))
     w.page(PAGE, "\n".join(text))
+    used = ([tabular_rs] if tabular_rs is not None else []) + list(chosen.values())
+    return [rs for i, rs in enumerate(used) if all(rs is not u for u in used[:i])]

@@ -349,14 +349,6 @@ def perf_summary(perf: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _set_for_hpo(sets: list[ResultSet]) -> ResultSet | None:
-    """The set with the most live (trained) HPO trials."""
-    from bench.site.hpo_page import _live
-
-    with_trials = [s for s in sets if not _live(s.get("trials")).empty]
-    return max(with_trials, key=lambda s: len(_live(s.get("trials"))), default=None)
-
-
 def _set_for_table(sets: list[ResultSet]) -> ResultSet | None:
     """The set with the most complete tabular benchmark (replays first, then table size)."""
     with_table = [s for s in sets if not s.get("derived/hpo_table").empty]
@@ -374,12 +366,12 @@ def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
     from bench.site.compare import result_sets_page
     from bench.site.hpo_page import hpo_page
 
-    hpo_set = _set_for_hpo(sets) or primary
-    hpo_page(w, hpo_set, _set_for_table(sets))
-    if hpo_set is not None and "hpo.md" in w.pages:  # where its numbers come from
+    used = hpo_page(w, sets, _set_for_table(sets)) or ([primary] if primary else [])
+    if used and "hpo.md" in w.pages:  # where its numbers come from
         w.pages["hpo.md"] += ("\n## Sources and provenance\n\nPapers: "
                               f"{cite('mnist_cnn_hpo_libs')}; {cite('mnist_cnn_optuna_hyperopt')}"
-                              f".\n\n{hpo_set.context()}.\n\n" + provenance(hpo_set))
+                              ".\n\n" + "".join(f"{rs.context()}.\n\n{provenance(rs)}"
+                                                 for rs in used))
     from bench.site.user_pages import user_study_pages
 
     user_study_pages(w, sets)
