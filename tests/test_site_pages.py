@@ -305,14 +305,16 @@ def test_set_context_states_the_range_of_seeds_its_studies_hold() -> None:
     assert "10 seeds;" in even.context() and "per study" not in even.context()
 
 
-def _hpo_set(name: str, full: bool, seeds: int, partial_seed: bool = False):
-    """A stand-in result set with live ``hpo`` searches: 2 methods x 2 fractions per seed."""
+def _hpo_set(name: str, full: bool, seeds: int, partial_seed: bool = False,
+             study: str = "my_hpo"):
+    """A stand-in result set with live searches of ``study``: 2 methods x 2 fractions per
+    seed."""
     import pandas as pd
 
     cells = [(m, f, s) for s in range(seeds) for m in ("a:tpe", "b:tpe") for f in (0.5, 1.0)]
     if partial_seed:
         cells.append(("a:tpe", 0.5, seeds))  # one cell of the next seed finished
-    searches = pd.DataFrame([{"search_id": f"{name}-{m}-{f}-{s}", "study": "hpo", "method": m,
+    searches = pd.DataFrame([{"search_id": f"{name}-{m}-{f}-{s}", "study": study, "method": m,
                               "fraction": f, "seed": s, "status": "ok", "n_trials": 10,
                               "budget": 10, "sampler_seed": s} for m, f, s in cells])
     trials = searches.loc[searches.index.repeat(10)].assign(
@@ -338,9 +340,11 @@ def test_live_searches_at_the_papers_protocol_replace_reduced_ones_once_complete
     running = _hpo_set("paper", full=True, seeds=2, partial_seed=True)
     done = _hpo_set("paper", full=True, seeds=5)
     assert complete_seeds(running.get("trials")) == 2  # the half-run seed 2 does not count
-    assert live_set_for([quick, running], "hpo") is quick
-    assert live_set_for([quick, done], "hpo") is done
-    assert live_set_for([quick, done], "hpo_epochs") is None
-    line = _source_line(done, "hpo", [quick, done])
+    assert live_set_for([quick, running], "my_hpo") is quick
+    assert live_set_for([quick, done], "my_hpo") is done
+    assert live_set_for([quick, done], "hpo") is None
+    catalogued = _hpo_set("paper", full=True, seeds=5, study="hpo")
+    assert complete_seeds(catalogued.get("trials")) == 0  # design: 3 methods x 4 fractions
+    line = _source_line(done, "my_hpo", [quick, done])
     assert "`paper` (profile paper, 5 complete seeds" in line and "`quick` (5 complete seeds)" \
         in line

@@ -131,13 +131,31 @@ def _live_of(rs, study: str | None = None) -> pd.DataFrame:
         else trials
 
 
+CELL = ["method", "fraction", "epochs"]  # what tells the searches of one seed apart
+
+
+def _design_cells(study: str) -> int:
+    """Searches per seed in the catalogue's design of ``study`` (0 for a user's study)."""
+    from bench.studies import REGISTRY
+
+    if study not in REGISTRY.names():
+        return 0
+    spec = REGISTRY.get(study)
+    methods = len(str(spec.hpo.get("methods", "")).split(","))
+    return methods * int(np.prod([len(f.levels) for f in spec.factors]))
+
+
 def complete_seeds(trials: pd.DataFrame) -> int:
-    """Seeds in which every (method, fraction) cell seen in ``trials`` has a search."""
+    """Seeds holding a search of every cell (method x fraction x epochs) of the study's design
+    (the catalogue's, or every combination seen when larger or not catalogued)."""
     if trials.empty:
         return 0
-    cells = trials.groupby(["method", "fraction"]).ngroups
-    per_seed = trials.drop_duplicates(["seed", "method", "fraction"]).groupby("seed").size()
-    return int((per_seed == cells).sum())
+    keys = [c for c in CELL if c in trials]
+    studies = trials["study"].unique() if "study" in trials else []
+    seen = int(np.prod([trials[k].nunique() for k in keys]))
+    cells = max([seen] + [_design_cells(str(st)) for st in studies])
+    per_seed = trials.drop_duplicates(["seed", *keys]).groupby("seed").size()
+    return int((per_seed >= cells).sum())
 
 
 def live_set_for(sets: list, study: str):
