@@ -306,12 +306,13 @@ def test_set_context_states_the_range_of_seeds_its_studies_hold() -> None:
 
 
 def _hpo_set(name: str, full: bool, seeds: int, partial_seed: bool = False,
-             study: str = "my_hpo"):
-    """A stand-in result set with live searches of ``study``: 2 methods x 2 fractions per
-    seed."""
+             study: str = "my_hpo", methods: tuple = ("a:tpe", "b:tpe"),
+             fractions: tuple = (0.5, 1.0), claims=None):
+    """A stand-in result set with live searches of ``study`` (methods x fractions per seed)
+    and an optional ``derived/claims`` table."""
     import pandas as pd
 
-    cells = [(m, f, s) for s in range(seeds) for m in ("a:tpe", "b:tpe") for f in (0.5, 1.0)]
+    cells = [(m, f, s) for s in range(seeds) for m in methods for f in fractions]
     if partial_seed:
         cells.append(("a:tpe", 0.5, seeds))  # one cell of the next seed finished
     searches = pd.DataFrame([{"search_id": f"{name}-{m}-{f}-{s}", "study": study, "method": m,
@@ -326,7 +327,11 @@ def _hpo_set(name: str, full: bool, seeds: int, partial_seed: bool = False,
             self.profile = "paper" if full else "quick"
 
         def get(self, table: str) -> pd.DataFrame:
-            return {"searches": searches, "trials": trials}.get(table, pd.DataFrame())
+            return {"searches": searches, "trials": trials,
+                    "derived/claims": claims}.get(table, pd.DataFrame())
+
+        def rank(self) -> tuple[bool, int]:
+            return self.full_protocol, 0
 
     return Set()
 
@@ -348,3 +353,25 @@ def test_live_searches_at_the_papers_protocol_replace_reduced_ones_once_complete
     line = _source_line(done, "my_hpo", [quick, done])
     assert "`paper` (profile paper, 5 complete seeds" in line and "`quick` (5 complete seeds)" \
         in line
+
+
+def test_an_hpo_claim_comes_from_the_set_the_hpo_page_shows() -> None:
+    """A paper-protocol sweep with 2 of 5 seeds does not replace a reduced set's decided HPO
+    claim on the claims page; once the sweep has 5 complete seeds its verdict does. A claim of
+    a training study still takes the paper protocol's verdict."""
+    import pandas as pd
+
+    from bench.site.pages import best_claims
+
+    def claims(verdict: str, n: int) -> pd.DataFrame:
+        return pd.DataFrame({"claim_id": ["hpo_more_data_helps", "dnn_batch_128"],
+                             "claim": ["more data", "batch 128"], "study": ["hpo", "batch_size"],
+                             "verdict": [verdict, verdict], "n": [n, n]})
+
+    design = dict(study="hpo", methods=("optuna:tpe", "hyperopt:tpe", "skopt:gp"),
+                  fractions=(0.25, 0.5, 0.75, 1.0))
+    quick = _hpo_set("quick", False, 5, claims=claims("confirmed", 5), **design)
+    for seeds, source in ((2, "quick"), (5, "paper")):
+        paper = _hpo_set("paper", True, seeds, claims=claims("undecidable", seeds), **design)
+        best = best_claims([quick, paper]).set_index("claim_id")["result_set"]
+        assert best["hpo_more_data_helps"] == source and best["dnn_batch_128"] == "paper"

@@ -225,14 +225,21 @@ def _image_grid(w: SiteWriter, path: str, rs: ResultSet, mine: pd.DataFrame,
 
 def best_claims(sets: list[ResultSet]) -> pd.DataFrame:
     """Per claim, the verdict of the best-ranked set that has data for it (paper protocol
-    first), with the set's name in ``result_set``."""
+    first; for an HPO claim, the set the HPO page shows), with the set's name in
+    ``result_set``."""
+    from bench.site.hpo_page import live_set_for
+
+    live = {s.name: live_set_for(sets, s.name) for s in REGISTRY if s.kind == "hpo"}
     rows = []
     for rs in sorted(sets, key=lambda r: r.rank(), reverse=True):
         claims = rs.get("derived/claims")
         if not claims.empty:
             measured = claims["n"].notna() if "n" in claims else False
-            rows.append(claims.assign(result_set=rs.name, has_data=measured | (
-                claims["verdict"] != "inconclusive")))
+            # an HPO claim comes from the set whose live searches the HPO page shows
+            shown = claims["study"].map(lambda st, rs=rs: live.get(st) is None
+                                        or live[st] is rs)
+            rows.append(claims.assign(result_set=rs.name, has_data=shown & (measured | (
+                claims["verdict"] != "inconclusive"))))
     if not rows:
         return pd.DataFrame()
     every = pd.concat(rows, ignore_index=True)
