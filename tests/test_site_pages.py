@@ -206,6 +206,16 @@ def test_notebook_runs_in_its_folder_and_a_failing_cell_is_one_line(tmp_path: Pa
         execute_notebook(path)
     assert "\n" not in str(err.value) and path.read_text() == before
 
+    for source, message, timeout in (("import time; time.sleep(60)", "ran past 2 s", 2),
+                                     ("import os; os._exit(1)", "killed its kernel", 60)):
+        nb.cells[-1] = nbformat.v4.new_code_cell(source)
+        nbformat.write(nb, path)
+        before = path.read_text()
+        with pytest.raises(BenchError, match=message):
+            execute_notebook(path, timeout_s=timeout)
+        assert path.read_text() == before
+    assert not _kernels_left(), "a kernel outlived a failed build"
+
 
 def test_diverged_runs_leave_the_loss_line_and_become_markers() -> None:
     import numpy as np

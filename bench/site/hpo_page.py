@@ -131,7 +131,14 @@ def _live_of(rs, study: str | None = None) -> pd.DataFrame:
         else trials
 
 
-CELL = ["method", "fraction", "epochs"]  # what tells the searches of one seed apart
+#: what tells the searches of one seed apart: the design's (nominal) fraction and epochs,
+#: which a profile's scaling cannot merge (smoke trains 10 and 30 epochs both as 1)
+CELL = ["method", "fraction", "epochs"]
+
+
+def _cell_keys(trials: pd.DataFrame) -> list[str]:
+    return [f"{c}_nominal" if f"{c}_nominal" in trials else c for c in CELL
+            if c in trials or f"{c}_nominal" in trials]
 
 
 def _design_cells(study: str) -> int:
@@ -148,11 +155,11 @@ def _design_cells(study: str) -> int:
 def complete_seeds(trials: pd.DataFrame) -> int:
     """Seeds holding a search of every cell (method x fraction x epochs) of the study's design
     (the catalogue's, or every combination seen when larger or not catalogued)."""
-    if trials.empty:
+    if trials.empty or "seed" not in trials:
         return 0
-    keys = [c for c in CELL if c in trials]
+    keys = _cell_keys(trials)
     studies = trials["study"].unique() if "study" in trials else []
-    seen = int(np.prod([trials[k].nunique() for k in keys]))
+    seen = int(np.prod([trials[k].nunique(dropna=False) for k in keys]))
     cells = max([seen] + [_design_cells(str(st)) for st in studies])
     per_seed = trials.drop_duplicates(["seed", *keys]).groupby("seed").size()
     return int((per_seed >= cells).sum())
