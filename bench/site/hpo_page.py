@@ -127,8 +127,9 @@ LIVE_SEEDS = 5
 def _live_of(rs, study: str | None = None) -> pd.DataFrame:
     """The compared live trials of ``rs`` (of one ``study`` when given)."""
     trials = _live(rs.get("trials"), rs.get("searches"))
-    return trials[trials["study"] == study] if study is not None and not trials.empty \
-        else trials
+    if "study" not in trials or "search_id" not in trials:  # no live searches in this set
+        return pd.DataFrame()
+    return trials[trials["study"] == study] if study is not None else trials
 
 
 #: what tells the searches of one seed apart: the design's (nominal) fraction and epochs,

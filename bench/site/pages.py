@@ -236,8 +236,8 @@ def best_claims(sets: list[ResultSet]) -> pd.DataFrame:
         if not claims.empty:
             measured = claims["n"].notna() if "n" in claims else False
             # an HPO claim comes from the set whose live searches the HPO page shows
-            shown = claims["study"].map(lambda st, rs=rs: live.get(st) is None
-                                        or live[st] is rs)
+            studies = claims["study"] if "study" in claims else pd.Series(None, claims.index)
+            shown = studies.map(lambda st, rs=rs: live.get(st) is None or live[st] is rs)
             rows.append(claims.assign(result_set=rs.name, has_data=shown & (measured | (
                 claims["verdict"] != "inconclusive"))))
     if not rows:
