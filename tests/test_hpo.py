@@ -135,7 +135,7 @@ def test_more_data_verdict_is_a_paired_trend_test_with_known_truth() -> None:
     rng = np.random.default_rng(0)
     assert more_data_verdict(_fraction_searches(0.3, 5, rng))[0] == "confirmed"
     assert more_data_verdict(_fraction_searches(-0.3, 5, rng))[0] == "not confirmed"
-    assert more_data_verdict(_fraction_searches(0.3, 2, rng))[0] == "inconclusive"  # < MIN_SEEDS
+    assert more_data_verdict(_fraction_searches(0.3, 2, rng))[0] == "undecidable"  # < MIN_SEEDS
     # no trend, but each seed's subset moves every method of the seed together at a fraction
     # (SD 0.02 against noise 0.01): methods are not independent blocks, seeds are
     false = sum(more_data_verdict(_fraction_searches(0.0, 5, rng, 0.02))[0] == "confirmed"
@@ -164,3 +164,7 @@ def test_hpo_claims_state_their_n_and_the_protocol_of_the_searches() -> None:
     assert rows["hpo_more_data_helps"]["evidence"].startswith("live searches: ")
     paper = hpo_claims(searches.assign(profile="paper"))
     assert {r["protocol"] for r in paper} == {"paper"}
+    # equal times, same accuracy model for every library: measured, but nothing to decide;
+    # "inconclusive" is kept for claims without data
+    assert rows["hpo_optuna_fastest"]["verdict"] == "undecidable"
+    assert rows["hpo_hyperopt_most_accurate"]["verdict"] == "undecidable"

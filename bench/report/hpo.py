@@ -135,11 +135,11 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
         v = "inconclusive"
     elif fastest == "optuna":
         p = paired("optimization_seconds", "optuna", secs.index[1])
-        v = "confirmed" if seeds >= MIN_SEEDS and p < 0.05 else "inconclusive"
+        v = "confirmed" if seeds >= MIN_SEEDS and p < 0.05 else "undecidable"
         ev += f"; paired Wilcoxon vs {secs.index[1]} p={p:.3g}"
     else:
         p = paired("optimization_seconds", fastest, "optuna")
-        v = "not confirmed" if p < 0.05 else "inconclusive"
+        v = "not confirmed" if p < 0.05 else "undecidable"
         ev += f"; {fastest} faster than optuna, paired Wilcoxon p={p:.3g}"
     out.append(verdict("hpo_optuna_fastest", "mnist_cnn_hpo_libs",
                        "Optuna is the fastest library.", v, ev + " (mean optimisation time)"))
@@ -152,9 +152,9 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
         p = paired("best_test_accuracy", "hyperopt", other)
         ev += f"; paired Wilcoxon hyperopt vs {other} p={p:.3g}"
         if best == "hyperopt":
-            v = "confirmed" if p < 0.05 else "inconclusive"
+            v = "confirmed" if p < 0.05 else "undecidable"
         else:
-            v = "not confirmed" if p < 0.05 else "inconclusive"
+            v = "not confirmed" if p < 0.05 else "undecidable"
     out.append(verdict("hpo_hyperopt_most_accurate", "mnist_cnn_hpo_libs",
                        "HyperOpt is (slightly) the most accurate library.", v, ev))
     out.append(verdict("hpo_more_data_helps", "mnist_cnn_hpo_libs",
@@ -189,7 +189,7 @@ def more_data_verdict(ok: pd.DataFrame) -> tuple[str, str]:
                            values="best_test_accuracy").dropna()
     table = table.groupby(level="seed").mean()  # fractions ascending: the predicted order
     if table.shape[1] < 3 or table.shape[0] < 2:
-        return "inconclusive", "fewer than 3 fractions or 2 seeds with every fraction"
+        return "inconclusive", "fewer than 3 fractions or 2 seeds with every fraction"  # no data
     means = "; ".join(f"{f:g}: {m:.4f}" for f, m in table.mean().items())
     data = table.to_numpy()
     up = stats.page_trend_test(data).pvalue
@@ -199,7 +199,7 @@ def more_data_verdict(ok: pd.DataFrame) -> tuple[str, str]:
     enough = seeds >= MIN_SEEDS
     verdict = ("confirmed" if enough and up < 0.05 else
                "not confirmed" if enough and (down < 0.05 or high < MORE_DATA_MARGIN) else
-               "inconclusive")
+               "undecidable")  # measured, but the seeds cannot decide
     evidence = (f"{means} (mean best test accuracy per fraction, methods averaged within a "
                 f"seed); Page's trend test over {seeds} seeds p={up:.3g}; fraction "
                 f"{table.columns[-1]:g} minus {table.columns[0]:g}: {mean:+.4f} "
