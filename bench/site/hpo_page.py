@@ -184,7 +184,7 @@ def _source_line(rs, study: str, sets: list) -> str:
               for o in sets if o is not rs and not _live_of(o, study).empty]
     n = complete_seeds(_live_of(rs, study))
     line = (f"From result set `{esc(rs.name)}` (profile {esc(str(rs.profile))}, "
-            f"{_count(n, 'complete seed')}: every method at every fraction)")
+            f"{_count(n, 'complete seed')}: every method at every level of the design)")
     return line + (f"; also measured in {', '.join(others)}.\n" if others else ".\n")
 
 
