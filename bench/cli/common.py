@@ -127,6 +127,7 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     if shown_storage:
         session["optuna_storage"] = shown_storage  # without its password
     env = environment()
+    session["git_commit"] = env["git_commit"]  # each sitting's code, not only the last one's
     user = {s.name: s.definition for s in studies if s.definition is not None}
     if user:  # the site and the report read a study file's factors and claims from here
         env["user_studies"] = {**store.manifest().get("user_studies", {}), **user}
