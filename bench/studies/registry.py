@@ -165,6 +165,11 @@ class Study:
     report_epoch: int | None = None  # read the metric at this epoch of the curve
     curve: tuple[int, ...] = ()  # levels of ``epochs`` read from one long run
     inherits: dict[str, str] = field(default_factory=dict)  # upstream study -> paper's winner
+    #: where inherited settings come from: ``measured`` (the upstream study's winner in this
+    #: result set, the paper's until it has one) or ``paper`` (always the paper's winners)
+    inherit_from: str = "measured"
+    #: the study this one is a labelled variant of (same factors, another base)
+    variant_of: str | None = None
     stages: tuple[Stage, ...] = ()  # growing search (architecture)
     kind: str = "train"  # train | hpo | table (a grid of runs for the tabular HPO benchmark)
     #                      | tabular (HPO searches replayed against a table)

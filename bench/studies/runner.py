@@ -144,7 +144,7 @@ def inherited_base(store: ResultStore, study: Study, profile: Profile) -> tuple[
     origin: dict[str, str] = {}
     for upstream_name, paper_winner in study.inherits.items():
         upstream = REGISTRY.get(upstream_name)
-        label = winner(store, upstream, profile)
+        label = winner(store, upstream, profile) if study.inherit_from == "measured" else None
         origin[upstream_name] = f"{label} (measured)" if label else f"{paper_winner} (paper)"
         label = label or paper_winner
         for cell_labels, changes in upstream.grid():
