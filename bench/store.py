@@ -215,6 +215,20 @@ class ResultStore:
                           "table rows are kept and the run will be trained again",
                           stacklevel=3)
 
+    def pending(self, kind: str) -> set[str]:
+        """Ids of ``kind`` records not (yet) in their table: a run still going, or one that
+        ended without compacting. Reads file names and one column, no record."""
+        folder = self._records_dir(kind)
+        names = {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
+        table, key = ("runs", "run_id") if kind == "runs" else ("searches", "search_id")
+        if not names or not self.has_table(table):
+            return names
+        try:
+            have = set(pd.read_parquet(self.table_path(table), columns=[key])[key].astype(str))
+        except Exception:  # noqa: BLE001 - a damaged table: everything is pending
+            return names
+        return names - have
+
     def quarantined(self, kind: str) -> set[str]:
         """Ids of records moved to ``quarantine/`` for ``kind``."""
         folder = self.root / "quarantine" / kind
@@ -326,6 +340,28 @@ class ResultStore:
         path = self.table_path(name)
         atomic_write_parquet(path, df)
         return path
+
+    def fingerprint(self, tables: tuple[str, ...]) -> dict[str, str | None]:
+        """SHA-256 of each of ``tables`` as stored (None where absent): what a derived table
+        was computed from, so a reader can tell whether it is still current."""
+        import hashlib
+
+        out: dict[str, str | None] = {}
+        for name in tables:
+            path = self.table_path(name)
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+        return out
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, obj)
+        return path
+
+    def read_json(self, name: str) -> Any:
+        """A JSON file of the set (None when absent)."""
+        path = self.path(name)
+        return read_json(path) if path.exists() else None
 
 
 def _record_problem(kind: str, rec: Any) -> str | None:

@@ -35,14 +35,26 @@ def _result_set(root: Path) -> Path:
             "run": run, "epochs": epochs[epochs["run_id"] == rid].drop(columns="run_id")
             .to_dict("records"), "classes": [], "confusion": [], "predictions": []})
     json.dumps(store.compact())
+    from bench.report import build_report
+
+    build_report(store)  # what `bench run` and `bench compact` do: the site only reads
     return root
 
 
 def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
+    import hashlib
+
     results = _result_set(tmp_path / "set-a")
+
+    def files() -> dict[str, str]:
+        return {p.relative_to(results).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(results.rglob("*")) if p.is_file()}
+
+    before = files()
     out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"),
                 env={"BENCH_SITE_URL": "https://example.org/bench/"})
     assert out.returncode == 0, out.stderr[-3000:]
+    assert files() == before  # the site reads a result set; it never writes into one
     site = tmp_path / "site"
     assert (site / "index.html").exists() and (site / "studies" / "initializers.html").exists()
     # the published address (the site workflow's BENCH_SITE_URL) makes the canonical links
@@ -52,7 +64,7 @@ def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
     assert (site / "javascripts" / "vendor" / "vega-bundle.js").exists()
     assert "No data yet" in (site / "studies" / "keras_models.html").read_text()
     page = (site / "studies" / "initializers.html").read_text()
-    assert "Each level against the best, paired by seed" in page
+    assert "each level against it (paired by seed)" in page
     assert "prediction interval" in page and "verdict-" in page
     levels_chart = (site / "studies" / "charts" / "initializers-levels.json").read_text()
     assert '"seed"' in levels_chart  # one dot per seed beside each mean

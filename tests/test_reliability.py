@@ -268,6 +268,13 @@ def test_site_on_partial_result_set(tmp_path: Path) -> None:
     from tests.test_store import _record
 
     store.write_record("runs", "a", _record("a", study="initializers"))  # records, no tables yet
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "R").rglob("*"))
+    out = bench("site", "--results", str(tmp_path / "R"), "--out", str(tmp_path / "site"))
+    # the site only reads: it names the command that brings the set up to date
+    assert out.returncode == 2 and "bench compact" in out.stderr, out.stderr[-2000:]
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "R").rglob("*")) == before
+    assert bench("compact", str(tmp_path / "R")).returncode == 0
     out = bench("site", "--results", str(tmp_path / "R"), "--out", str(tmp_path / "site"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "site" / "studies" / "initializers.html").exists()

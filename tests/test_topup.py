@@ -161,5 +161,6 @@ def test_a_level_that_fails_outright_does_not_inflate_the_plan() -> None:
     rng = np.random.default_rng(3)
     typical = [compare(rng.normal(0.001, 0.004, 5)) for _ in range(4)]
     broken = compare(rng.normal(-0.7, 0.2, 5))  # e.g. an initializer that never trains
-    assert _plan([*typical, broken]) <= _plan(typical) * 2
+    # no more than if the fifth level were just as noisy as the noisiest typical one
+    assert _plan([*typical, broken]) <= _plan([*typical, max(typical, key=lambda c: c.sd)])
     assert _plan([*typical, broken]) < planned_seeds(broken, 5)

@@ -184,7 +184,7 @@ def test_builder_in_a_test_module_and_the_site_page(data_env: dict, tmp_path: Pa
     assert out.returncode == 0, out.stderr[-3000:]
     page = (site / "studies" / "two_branches.html").read_text()
     assert "Two Dense branches, two widths" in page and "The best level is width=24." in page
-    assert "Each level against the best, paired by seed" in page  # the paired statistics
+    assert "each level against it (paired by seed)" in page  # the paired statistics
     assert "tests.test_user_studies:tiny_builder" in page  # the study file, as run
     assert "What each level trained" in page and "dense24" in page
     assert (site / "studies" / "charts" / "two_branches-levels.json").exists()

@@ -189,28 +189,3 @@ def test_prediction_interval_covers_one_new_run_95_percent_of_the_time() -> None
 def test_a_single_level_is_inconclusive() -> None:
     scored = synthetic({"he_normal": 0.0}, seeds=3, noise=0.001)
     assert best_level(BEST, pd.DataFrame(), scored, "he_normal")["verdict"] == "inconclusive"
-
-
-def _rank_curves(reverse: bool, seeds: int = 4) -> pd.DataFrame:
-    import pandas as pd
-
-    rows = []
-    for study in ("initializers", "activations", "optimizers"):
-        for k in range(6):  # six levels, a clear order at epoch 5
-            for seed in range(seeds):
-                late = (5 - k) if reverse else k
-                for epoch, value in ((5, 0.80 + 0.01 * k), (20, 0.85 + 0.01 * late)):
-                    rows.append({"study": study, "level": f"l{k}", "epoch": epoch,
-                                 "value": value + 0.0005 * seed, "run_id": f"{study}{k}-{seed}"})
-    return pd.DataFrame(rows)
-
-
-def test_rank_stability_follows_the_truth_and_reports_its_n() -> None:
-    from bench.report.claims import CLAIMS, _rank_stable
-    from bench.studies.registry import PROFILES
-
-    claim = next(c for c in CLAIMS if c.id == "dnn_twig")
-    kept = _rank_stable(claim, _rank_curves(reverse=False), PROFILES["paper"])
-    assert kept["verdict"] == "confirmed" and kept["n"] == 4 and kept["effect"] > 0.9
-    flipped = _rank_stable(claim, _rank_curves(reverse=True), PROFILES["paper"])
-    assert flipped["verdict"] == "not confirmed" and flipped["effect"] < 0

@@ -1,13 +1,18 @@
 """Stage 6 — report: statistics over seeds, claim verdicts, paper vs measured.
 
-Writes ``derived/levels``, ``derived/pairwise``, ``derived/claims`` and
-``derived/paper_vs_measured`` into the result set.
+Writes ``derived/levels``, ``derived/pairwise``, ``derived/claims``, ``derived/answers``
+(the one "best" per question), ``derived/answer_gaps`` and ``derived/paper_vs_measured`` into
+the result set, and ``derived/report.json`` (what they were computed from). Every reader
+renders these as they are.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
+from bench.report.answers import answers
 from bench.report.claims import user_claims, verdicts
 from bench.report.paper import paper_vs_measured
 from bench.report.stats import level_stats, pairwise, scores
@@ -52,7 +57,8 @@ def build_report(store: ResultStore) -> dict[str, int]:
     tables["scores"] = scored
     tables["levels"] = level_stats(scored)
     tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
-    extra = user_claims(store.manifest().get("user_studies") or {})
+    definitions = store.manifest().get("user_studies") or {}
+    extra = user_claims(definitions)
     claims = verdicts(tables["levels"], scored, runs, epochs, extra)
     claims = _pilot_plans(store, runs, claims)
     paper = paper_vs_measured(runs, epochs, scored)
@@ -64,10 +70,53 @@ def build_report(store: ResultStore) -> dict[str, int]:
         paper = pd.concat([paper, pd.DataFrame(hpo_paper_rows(searches, paper_results()))],
                           ignore_index=True)
     tables["claims"] = claims
+    tables["answers"], tables["answer_gaps"] = answers(scored, runs, epochs, claims,
+                                                       user_studies(definitions))
     tables["paper_vs_measured"] = paper
     for name, df in tables.items():
         store.write_table(f"derived/{name}", df)
+    store.write_json(REPORT_META, {"inputs": _inputs(store), "tables": sorted(tables)})
     return {name: len(df) for name, df in tables.items()}
+
+
+#: what the derived tables were computed from (``stale_reason`` compares it with the set)
+REPORT_META = "derived/report.json"
+INPUT_TABLES = ("runs", "epochs", "searches", "trials")
+
+
+def _inputs(store: ResultStore) -> dict[str, Any]:
+    return {"tables": store.fingerprint(INPUT_TABLES),
+            "user_studies": store.manifest().get("user_studies") or {}}
+
+
+def stale_reason(store: ResultStore) -> str | None:
+    """Why the set's derived tables (its conclusions) do not match its tables, or None.
+    Readers (the site) render conclusions as computed; they never recompute them."""
+    pending = len(store.pending("runs")) + len(store.pending("searches"))
+    if pending:
+        return f"{pending} record(s) are not yet in its tables"
+    if not any(store.has_table(t) for t in ("runs", "searches")):
+        return None  # an empty set: nothing to conclude
+    meta = store.read_json(REPORT_META)
+    if not isinstance(meta, dict) or "inputs" not in meta:
+        return "its conclusions (derived/) were never computed by this version"
+    if meta["inputs"] != _inputs(store):
+        return "its tables changed after its conclusions (derived/) were computed"
+    return None
+
+
+def user_studies(definitions: dict[str, Any]) -> tuple[Any, ...]:
+    """The ``Study`` of each study file recorded in the manifest (unreadable ones skipped:
+    a manifest edited by hand)."""
+    from bench.studies.config_file import study_from_definition
+
+    out = []
+    for raw in definitions.values():
+        try:
+            out.append(study_from_definition(raw))
+        except ValueError:
+            continue
+    return tuple(out)
 
 
 def _pilot_plans(store: ResultStore, runs: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bench.report.paired import (
     ALPHA,
     MARGIN,
     MAX_SEEDS_REPORTED,
     Comparison,
+    accuracy_margin,
     compare,
     holm,
     outcomes,
     planned_seeds,
+    sd_upper,
     seeds_needed,
 )
 from bench.report.stats import paired_samples
@@ -42,40 +44,87 @@ class Claim:
     kind: str  # best_level | no_gain_past | rank_stable | overfits
     study: str
     params: dict[str, Any] = field(default_factory=dict)
+    tested_as: str = ""  # what the test measures, in words, where the claim's own are loose
+
+    @property
+    def margin(self) -> float:
+        """The accuracy margin of the claim's source paper (``margin_for``)."""
+        return margin_for(self.source)
 
 
-CLAIMS = (
-    Claim("dnn_best_initializer", "fmnist_dnn_hparams", "The best weight initializer is he_normal.",
-          "best_level", "initializers", {"level": "he_normal"}),
-    Claim("dnn_best_activation", "fmnist_dnn_hparams", "The best activation is selu.",
-          "best_level", "activations", {"level": "selu"}),
-    Claim("dnn_best_optimizer", "fmnist_dnn_hparams", "The best optimizer is adamax.",
-          "best_level", "optimizers", {"level": "adamax"}),
-    Claim("dnn_batch_128", "fmnist_dnn_hparams", "Batches smaller than 128 bring no gain.",
-          "no_gain_past", "batch_size", {"level": "128", "smaller": ["64", "32", "16"]}),
-    Claim("dnn_best_epochs", "fmnist_dnn_hparams", "20 epochs give the best accuracy.",
-          "best_level", "epochs", {"level": "20"}),
-    Claim("dnn_twig", "fmnist_dnn_hparams",
-          "Hyper-parameters chosen at 5 epochs stay the best at 20 epochs.",
-          "rank_stable", "initializers+activations+optimizers",
-          {"early": 5, "late": 20, "studies": ["initializers", "activations", "optimizers"]}),
-    Claim("mlp_rmsprop_overfits", "fmnist_mlp_optimizers",
-          "RMSprop overfits by 30 epochs (validation loss rises).", "overfits", "optimizers_mlp",
-          {"level": "rmsprop"}),
-    Claim("mlp_adam_overfits", "fmnist_mlp_optimizers",
-          "Adam overfits by 30 epochs (validation loss rises).", "overfits", "optimizers_mlp",
-          {"level": "adam"}),
-    Claim("keras_model1_overfits", "mnist_keras_models",
-          "Model_1 overfits (validation loss rises from epoch 1 to 30).", "overfits",
-          "keras_models", {"level": "model_1"}),
-)
+@cache
+def margin_for(source: str) -> float:
+    """``paired.accuracy_margin`` at the best accuracy ``source`` reports on its test set
+    (MARGIN for a source that reports none, e.g. a study file's own)."""
+    from bench.report.paper import paper_results
+
+    paper = paper_results()
+    rows = paper[(paper["source"] == source) & paper["metric"].str.contains("accuracy")
+                 & ~paper["metric"].str.startswith("train_")]
+    values = [v / 100 if m.endswith("_pct") else v
+              for v, m in zip(rows["value"], rows["metric"], strict=True)]
+    return accuracy_margin(max(values)) if values else MARGIN
+
+
+#: what each kind of claim is tested as, in words (a declaration may add a ``note``)
+TESTED_AS = {
+    "best_level": "the claimed level against every other, test accuracy at the study's "
+                  "reported epoch, paired by seed, Holm, with the margin",
+    "no_gain_past": "each smaller level's gain over the reference shown below the margin "
+                    "(one-sided, Holm), test accuracy, paired by seed",
+    "rank_stable": "in each study, the level with the best validation accuracy at the early "
+                   "epoch is within the margin of the level best at the late epoch, in test "
+                   "accuracy at the late epoch, paired by seed (one-sided, Holm over the "
+                   "studies)",
+    "overfits": "the per-seed relative change of the validation loss over the second half of "
+                f"training (a least-squares line through it), at least {OVERFIT_MARGIN:.0%}",
+}
+
+
+def declared_claims() -> tuple[Claim, ...]:
+    """The papers' claims, as their studies declare them (``Study.claims`` in the catalogue:
+    id, kind, text, level, ...), in declaration order."""
+    from bench.studies import REGISTRY
+
+    out = []
+    for study in REGISTRY:
+        for c in study.claims:
+            if c["kind"] not in TESTED_AS:
+                continue  # an HPO study's claims: judged from searches by ``report.hpo``
+            params = {k: v for k, v in c.items() if k not in ("id", "kind", "text", "note")}
+            names = c.get("studies", [study.name])
+            tested = TESTED_AS[c["kind"]] + (f"; {c['note']}" if c.get("note") else "")
+            out.append(Claim(c["id"], study.source, c["text"], c["kind"], "+".join(names),
+                             params, tested_as=tested))
+    return tuple(out)
+
+
+CLAIMS = declared_claims()
+
+
+#: what a claim kind's effect measures (its unit) and against what (its comparator)
+EFFECT_UNITS = {
+    "best_level": ("accuracy, test set (fraction)", "the claimed level minus the closest other "
+                   "level, per seed"),
+    "no_gain_past": ("accuracy, test set (fraction)", "the smaller batch gaining most minus the "
+                     "reference batch, per seed"),
+    "rank_stable": ("accuracy, test set at the late epoch (fraction)", "the early winner minus "
+                    "the late best, per seed, in the study where it loses most"),
+    "overfits": ("relative change of the validation loss", "last epoch against mid-training "
+                 "(second-half line), per seed"),
+}
 
 
 def _verdict(claim: Claim, verdict: str, evidence: str, n: int | None = None,
              needs: int | None = None, effect: float | None = None,
              effect_ci: tuple[float, float] | None = None, planned: int | None = None,
              **numbers: Any) -> dict[str, Any]:
-    return {"claim_id": claim.id, "source": claim.source, "claim": claim.text,
+    unit, comparator = EFFECT_UNITS.get(claim.kind, (None, None))
+    return {"claim_id": claim.id, "kind": claim.kind, "source": claim.source,
+            "claim": claim.text,
+            "tested_as": claim.tested_as or None, "effect_unit": unit,
+            "comparator": comparator,
+            "margin": OVERFIT_MARGIN if claim.kind == "overfits" else claim.margin,
             "study": claim.study, "verdict": verdict, "evidence": evidence, "n": n,
             "seeds_needed": needs, "seeds_planned": planned, "effect": effect,
             "effect_ci_low": effect_ci[0] if effect_ci else None,
@@ -96,27 +145,39 @@ def _fmt(c: Comparison) -> str:
 def _plan(family: list[Comparison]) -> int | None:
     """The top-up's fixed n for a claim: from the median pilot SD of its whole family's
     differences (never from which comparisons happened to be decided, nor from their means),
-    at least MIN_SEEDS. The median, because a level that fails outright (a diverging
-    initializer) has a huge SD but is decided by its size at any n."""
+    raised to its upper confidence bound (``paired.sd_upper``: a pilot of 5 seeds
+    underestimates the SD half the time), at least MIN_SEEDS. The median, because a level
+    that fails outright (a diverging initializer) has a huge SD but is decided by its size
+    at any n."""
     sds = [c.sd for c in family if c.n >= 2 and math.isfinite(c.sd)]
     if not sds:
         return None
-    typical = replace(family[0], n=max(c.n for c in family), sd=float(np.median(sds)))
+    n = max(c.n for c in family)
+    typical = replace(family[0], n=n, sd=sd_upper(float(np.median(sds)), n))
     planned = planned_seeds(typical, len(family))
     return max(planned, MIN_SEEDS) if planned is not None else None
 
 
 def _undecided(claim: Claim, desc: str, family: list[Comparison], n: int,
-               one_sided: bool = False, **effect: Any) -> dict[str, Any]:
-    """Undecidable with the seeds there are; ``one_sided``: only the bound "below the margin"
-    is sought (no-gain claims), so the effect is the margin minus the mean."""
-    needs = max((seeds_needed(c, len(family), c.margin - c.mean if one_sided else None)
+               one_sided: str | None = None, **effect: Any) -> dict[str, Any]:
+    """Undecidable with the seeds there are; ``one_sided``: only one equivalence bound is
+    sought, ``upper`` "gains less than the margin" (no-gain claims: the effect to detect is
+    the margin minus the mean) or ``lower`` "loses less than the margin" (margin plus mean)."""
+    bound = {"upper": lambda c: c.margin - c.mean, "lower": lambda c: c.margin + c.mean}
+    needs = max((seeds_needed(c, len(family), bound[one_sided](c)
+                              if one_sided and bound[one_sided](c) > 0 else None)
                  or MAX_SEEDS_REPORTED for c in family), default=None)
     planned = effect.pop("planned", None)
     if n < MIN_SEEDS:
         return _verdict(claim, "undecidable", desc + f"; {n} seed(s): a verdict needs at "
                         f"least {MIN_SEEDS} paired seeds", n=n, needs=max(needs or 0, MIN_SEEDS),
                         planned=max(planned or 0, MIN_SEEDS), **effect)
+    if needs is not None and needs >= MAX_SEEDS_REPORTED \
+            and all(abs(c.mean) < c.margin for c in family):
+        return _verdict(claim, "undecidable", desc + f"; no practical difference shown: the "
+                        f"gaps lie so close to the margin that no feasible number of seeds "
+                        f"decides them ({n} seeds)", n=n, needs=needs, planned=planned,
+                        **effect)
     return _verdict(claim, "undecidable", desc + f"; undecidable with {n} seeds (needs "
                     f"≈{needs})", n=n, needs=needs, planned=planned, **effect)
 
@@ -133,7 +194,8 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
     others = [lvl for lvl in means.index if lvl != want]
     if not others:
         return _verdict(claim, "inconclusive", f"only {want} was measured: nothing to compare")
-    family = [compare(paired_samples(s, want, lvl)) for lvl in others]
+    margin = claim.margin
+    family = [compare(paired_samples(s, want, lvl), margin) for lvl in others]
     n = min((c.n for c in family), default=0)
     plan = _plan(family)
     result = outcomes(family) if n >= MIN_SEEDS else ["undecided"] * len(family)
@@ -147,15 +209,15 @@ def best_level(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame,
         beaters = [o for o, r in zip(others, result, strict=True) if r == "worse"]
         c = family[others.index(beaters[0])]
         return _verdict(claim, "not confirmed", desc + f"; {beaters[0]} beats it by "
-                        f"{-c.mean:.4f} per seed (Holm p<{ALPHA}, margin {MARGIN})", n=n,
+                        f"{-c.mean:.4f} per seed (Holm p<{ALPHA}, margin {margin})", n=n,
                         planned=plan, effect=c.mean, effect_ci=(c.ci_low, c.ci_high))
     if all(r == "better" for r in result):
-        return _verdict(claim, "confirmed", desc + f"; beats every other level by ≥{MARGIN} "
+        return _verdict(claim, "confirmed", desc + f"; beats every other level by ≥{margin} "
                         f"(closest {others[closest]}: {_fmt(family[closest])})", n=n, planned=plan,
                         effect=effect[0], effect_ci=effect[1])
     if all(r in ("better", "equivalent") for r in result):
         tied = [o for o, r in zip(others, result, strict=True) if r == "equivalent"]
-        return _verdict(claim, "tied", desc + f"; best, tied within ±{MARGIN} with "
+        return _verdict(claim, "tied", desc + f"; best, tied within ±{margin} with "
                         f"{', '.join(tied)}", n=n, planned=plan, effect=effect[0],
                         effect_ci=effect[1])
     open_ = [f"{o}: {_fmt(c)}" for o, c, r in zip(others, family, result, strict=True)
@@ -173,7 +235,8 @@ def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> di
     if s.empty or ref not in set(s["level"]):
         return _verdict(claim, "inconclusive", "no results for this study yet")
     smaller = [lvl for lvl in claim.params["smaller"] if lvl in set(s["level"])]
-    family = [compare(paired_samples(s, lvl, ref)) for lvl in smaller]
+    margin = claim.margin
+    family = [compare(paired_samples(s, lvl, ref), margin) for lvl in smaller]
     n = min((c.n for c in family), default=0)
     plan = _plan(family)
     desc = "; ".join(f"batch {lvl} − {ref}: {_fmt(c)}" for lvl, c in zip(smaller, family,
@@ -185,65 +248,67 @@ def no_gain_past(claim: Claim, levels: pd.DataFrame, scored: pd.DataFrame) -> di
     top = max(range(len(family)), key=lambda i: family[i].mean)
     effect = dict(effect=family[top].mean, effect_ci=(family[top].ci_low, family[top].ci_high))
     if "better" in result:
-        return _verdict(claim, "not confirmed", desc + f"; a smaller batch gains ≥{MARGIN} "
+        return _verdict(claim, "not confirmed", desc + f"; a smaller batch gains ≥{margin} "
                         f"(Holm p<{ALPHA})", n=n, planned=plan, **effect)
     if all(p < ALPHA for p in no_gain):
         return _verdict(claim, "confirmed", desc + f"; every smaller batch's gain is below "
-                        f"{MARGIN} (one-sided equivalence test, Holm p<{ALPHA})", n=n,
+                        f"{margin} (one-sided equivalence test, Holm p<{ALPHA})", n=n,
                         planned=plan, **effect)
     return _undecided(claim, desc, [c for c, p in zip(family, no_gain, strict=True)
-                                    if p >= ALPHA], n, one_sided=True, planned=plan,
+                                    if p >= ALPHA], n, one_sided="upper", planned=plan,
                       **effect)
 
 
-def _spearman_ci(x: np.ndarray, y: np.ndarray,
-                 rng: np.random.Generator) -> tuple[float, float, float]:
-    rho = float(stats.spearmanr(x, y).statistic)
-    boots = []
-    for _ in range(1000):
-        idx = rng.integers(0, len(x), len(x))
-        if len(set(idx)) > 2:
-            r = stats.spearmanr(x[idx], y[idx]).statistic
-            if np.isfinite(r):
-                boots.append(r)
-    if not boots:
-        return rho, np.nan, np.nan
-    return rho, float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
-
-
-def _rank_stable(claim: Claim, curves: pd.DataFrame, profile: Any) -> dict[str, Any]:
+def _stays_best(claim: Claim, val: pd.DataFrame, test: pd.DataFrame,
+                profile: Any) -> dict[str, Any]:
+    """"Chosen at 5 epochs stays the best at 20": per study, the level with the best mean
+    validation accuracy at the early epoch against the level best on validation at the late
+    one, compared in *test* accuracy at the late epoch (so the choice and the comparison do
+    not share data), paired by seed. Confirmed when in every study the early winner is shown
+    not to lose the margin (one-sided, Holm over the studies); not confirmed when in one it
+    loses at least the margin significantly; else undecidable."""
     early, late = profile.epochs(claim.params["early"]), profile.epochs(claim.params["late"])
-    parts, xs, ys, kept, seeds = [], [], [], 0, []
+    margin = claim.margin
+    parts, comps, names = [], [], []
     for study in claim.params["studies"]:
-        c = curves[curves["study"] == study]
-        if c.empty:
+        v, t = val[val["study"] == study], test[test["study"] == study]
+        if v.empty or t.empty:
             continue
-        top_e = c[c["epoch"] == c["epoch"].max()]["epoch"].max()
-        e_late = min(late, int(top_e))
+        e_late = min(late, int(v["epoch"].max()))
         e_early = min(early, e_late)
         if e_early == e_late:
             continue
-        a = c[c["epoch"] == e_early].groupby("level")["value"].mean()
-        b = c[c["epoch"] == e_late].groupby("level")["value"].mean()
-        common = a.index.intersection(b.index)
-        if len(common) < 3:
+        means = {e: v[v["epoch"] == e].groupby("level")["value"].mean() for e in (e_early, e_late)}
+        won_early, won_late = means[e_early].idxmax(), means[e_late].idxmax()
+        at_late = t[t["epoch"] == e_late].pivot_table(index="seed", columns="level",
+                                                      values="value", aggfunc="mean")
+        if won_early not in at_late or won_late not in at_late:
             continue
-        kept += 1
-        seeds.append(int(c[c["epoch"] == e_late].groupby("level")["run_id"].nunique().min()))
-        xs += list(a[common].rank())
-        ys += list(b[common].rank())
-        same = a[common].idxmax() == b[common].idxmax()
-        parts.append(f"{study}: best at {e_early} epochs {a[common].idxmax()}, at {e_late} "
-                     f"{b[common].idxmax()}{' (same)' if same else ''}")
-    if not kept:
-        return _verdict(claim, "inconclusive", "needs curves of at least 2 epoch counts")
-    rho, low, high = _spearman_ci(np.array(xs), np.array(ys), np.random.default_rng(0))
-    desc = "; ".join(parts) + f"; Spearman rho of the level ranks {rho:.2f} [{low:.2f}, {high:.2f}]"
-    verdict = ("confirmed" if np.isfinite(low) and low > 0.5 else
-               "not confirmed" if np.isfinite(high) and high < 0.5 else "undecidable")
-    # n: the fewest seeds behind a level's mean; the effect is rho with its bootstrap CI
-    return _verdict(claim, verdict, desc, n=min(seeds), effect=rho, effect_ci=(low, high),
-                    rho=rho, low=low, high=high)
+        c = compare((at_late[won_early] - at_late[won_late]).dropna().to_numpy(float), margin)
+        comps.append(c)
+        names.append(study)
+        same = " (the same)" if won_early == won_late else f": {_fmt(c)}"
+        parts.append(f"{study}: best at {e_early} epochs {won_early}, at {e_late} {won_late}{same}")
+    if not comps:
+        return _verdict(claim, "inconclusive", "needs validation and test curves of at least "
+                        "2 epoch counts")
+    n = min(c.n for c in comps)
+    worst = min(range(len(comps)), key=lambda i: comps[i].mean)
+    effect = dict(effect=comps[worst].mean, effect_ci=(comps[worst].ci_low, comps[worst].ci_high))
+    desc = "; ".join(parts) + " (test accuracy at the late epoch, early winner − late best)"
+    not_worse = holm([c.p_not_less for c in comps])  # non-inferiority, H0: d <= -margin
+    worse = [names[i] for i, r in enumerate(outcomes(comps)) if r == "worse"]
+    if n < MIN_SEEDS:
+        return _undecided(claim, desc, comps, n, **effect)
+    if worse:
+        return _verdict(claim, "not confirmed", desc + f"; in {', '.join(worse)} the 5-epoch "
+                        f"winner loses ≥{margin} at the late epoch (Holm p<{ALPHA})", n=n,
+                        **effect)
+    if all(p < ALPHA for p in not_worse):
+        return _verdict(claim, "confirmed", desc + f"; in every study the early winner is within "
+                        f"{margin} of the late best (one-sided, Holm p<{ALPHA})", n=n, **effect)
+    return _undecided(claim, desc, [c for c, p in zip(comps, not_worse, strict=True)
+                                    if p >= ALPHA], n, one_sided="lower", **effect)
 
 
 def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
@@ -304,7 +369,8 @@ def user_claims(definitions: dict[str, dict[str, Any]]) -> list[Claim]:
                                 f"{c['level']}.",
             }[c["kind"]]
             params = {"level": c["level"], "smaller": c.get("smaller", [])}
-            out.append(Claim(f"{name}_{i + 1}", study.source, text, c["kind"], name, params))
+            out.append(Claim(f"{name}_{i + 1}", study.source, text, c["kind"], name, params,
+                             tested_as=TESTED_AS[c["kind"]]))
     return out
 
 
@@ -325,11 +391,13 @@ def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
     else:
         main = "paper"
     profile = PROFILES.get(main, PROFILES["paper"])
-    val = epochs[epochs["split"] == "val"].merge(
-        runs[["run_id", "study", "level", "status"]], on="run_id")
-    val = val[val["status"] == "ok"]
+    curves = epochs[epochs["split"].isin(["val", "test"])].merge(
+        runs[["run_id", "study", "level", "seed", "status"]], on="run_id")
+    curves = curves[curves["status"] == "ok"]
+    val = curves[curves["split"] == "val"]
     acc = val[val["metric"] == "accuracy"]
     loss = val[val["metric"] == "loss"]
+    test_acc = curves[(curves["split"] == "test") & (curves["metric"] == "accuracy")]
     rows = []
     for claim in (*CLAIMS, *extra):
         if claim.kind == "best_level":
@@ -337,7 +405,7 @@ def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
         elif claim.kind == "no_gain_past":
             rows.append(no_gain_past(claim, levels, scored))
         elif claim.kind == "rank_stable":
-            rows.append(_rank_stable(claim, acc, profile))
+            rows.append(_stays_best(claim, acc, test_acc, profile))
         elif claim.kind == "overfits":
             rows.append(overfits(claim, loss))
     for row in rows:
@@ -350,10 +418,12 @@ def verdicts(levels: pd.DataFrame, scored: pd.DataFrame, runs: pd.DataFrame,
 
 
 def _trained_level(claim: Claim, profile: Any) -> str:
-    """The claim's level as trained: the epochs study's "20" is 8 epochs under quick."""
+    """The claim's level as trained: a study whose levels are epoch counts (``curve``) trains
+    the epochs study's "20" as 8 under quick."""
     from bench.studies import REGISTRY
 
     level = claim.params["level"]
-    if claim.study == "epochs":
-        return str(REGISTRY.get("epochs").scaled(profile).epochs(int(level)))
+    study = REGISTRY.get(claim.study) if claim.study in REGISTRY.names() else None
+    if study is not None and study.curve:  # its levels are epoch counts, scaled by a profile
+        return str(study.scaled(profile).epochs(int(level)))
     return level

@@ -1,8 +1,10 @@
 """Paper vs measured: every figure of ``paper_results.csv`` next to our per-seed values.
 
 A paper reports one run, so it is compared with a 95 % *prediction* interval for one run
-(where a single new run of ours would land), not with the CI of our mean. Rows measured on a
-reduced profile are marked ``comparable = False``.
+(where a single new run of ours would land), not with the CI of our mean. Every row says
+whether it is like-for-like (``comparable``) or, in ``not_comparable_because``, why not: a
+reduced protocol, another network or upstream choice, another split or hardware. Only
+like-for-like rows count in an "inside the interval" summary.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 from bench.report.paired import interval
 from bench.report.stats import mean_ci
 from bench.studies import REGISTRY
+from bench.studies.catalog import PAPER_BASE_SUFFIX
 from bench.studies.registry import PROFILES
 
 
@@ -27,11 +30,11 @@ def paper_results() -> pd.DataFrame:
                            na_values={"value": [""]})
 
 
-def _study_for(source: str, table: str) -> str | None:
-    for study in REGISTRY:  # HPO studies are compared by ``report.hpo`` (searches, not runs)
-        if study.source == source and study.paper_table == table and study.kind != "hpo":
-            return study.name
-    return None
+def _studies_for(source: str, table: str) -> list[str]:
+    """The studies measuring a paper table: the study itself and its labelled variants (HPO
+    studies are compared by ``report.hpo``: searches, not runs)."""
+    return [study.name for study in REGISTRY if study.source == source
+            and study.paper_table == table and study.kind != "hpo"]
 
 
 def _measure(runs: pd.DataFrame, curves: pd.DataFrame, scored: pd.DataFrame, study: str,
@@ -59,9 +62,64 @@ def _measure(runs: pd.DataFrame, curves: pd.DataFrame, scored: pd.DataFrame, stu
 
 
 def _level_key(study: str, factor: str, level: str) -> str:
-    if study == "architecture" and "=" in level:
+    if REGISTRY.get(study).stages and "=" in level:
         return level.split("=", 1)[1]
     return level
+
+
+REDUCED_REASON = "measured on a reduced protocol, not the paper's"
+HARDWARE_REASON = ("a time on the paper's hardware against one on this set's: hardware and "
+                   "software differ, so times are compared only within one set")
+#: float32 accuracies (0.1 stored as 0.10000000149) against the paper's printed decimals
+_FLOAT_TOLERANCE = 1e-6
+
+
+def _unlike(rec: Any, study: str, runs: pd.DataFrame, scored: pd.DataFrame,
+            reduced: bool) -> str | None:
+    """Why a paper figure and our measurement are not like-for-like (None: they are)."""
+    declared = REGISTRY.get(study)
+    if reduced:
+        return REDUCED_REASON
+    if "seconds" in rec.metric:
+        return HARDWARE_REASON
+    if declared.unlike_paper:
+        return declared.unlike_paper
+    if str(getattr(rec, "notes", "")).startswith("validation = test set") \
+            and rec.metric.startswith("val_"):
+        return ("the paper's 'validation' was its test set; ours is a split held out from the "
+                "training images")
+    if declared.stages:
+        return _unlike_stage(rec, study, scored)
+    mine = runs[(runs["study"] == study) & (runs["status"] == "ok")]
+    differs = []
+    for upstream, paper_label in declared.inherits.items():
+        column = REGISTRY.get(upstream).factors[0].name
+        if column in mine and len(mine):
+            used = sorted({str(v) for v in mine[column].dropna().unique()}) or ["None"]
+            if used != [str(paper_label)]:
+                differs.append(f"{column} {'/'.join(used)} (paper: {paper_label})")
+    if differs:
+        return ("our greedy chain inherited its own winners: " + ", ".join(differs)
+                + f"; the like-for-like rows are {study}{PAPER_BASE_SUFFIX}")
+    return None
+
+
+def _unlike_stage(rec: Any, study: str, scored: pd.DataFrame) -> str | None:
+    """A growing search's stage row compares like with like only where our network at that
+    stage is the paper's (our earlier stages chose the paper's winners)."""
+    stages = REGISTRY.get(study).stages
+    stage, _, units = str(rec.level).partition("=")
+    names = [st.name for st in stages]
+    if stage not in names:
+        return None
+    earlier = [str(st.paper_winner) for st in stages[:names.index(stage)]]
+    paper_net = "-".join([*earlier, units])
+    ours = scored[(scored["study"] == study) & (scored["factor"] == stage)
+                  & (scored["level_nominal"].astype(str) == units)]["level"].unique()
+    if len(ours) and any(str(net) != paper_net for net in ours):
+        return (f"our pyramid grew {', '.join(map(str, ours))} where the paper's grew "
+                f"{paper_net}: different networks")
+    return None
 
 
 def paper_vs_measured(runs: pd.DataFrame, epochs: pd.DataFrame,
@@ -87,23 +145,27 @@ def _rows(runs: pd.DataFrame, epochs: pd.DataFrame, scored: pd.DataFrame,
     rows = []
     reduced = (PROFILES.get(profile) or PROFILES["paper"]).reduced
     for rec in paper_results().itertuples(index=False):
-        study = _study_for(rec.source, rec.table)
-        if study is None:
-            continue
-        level = _level_key(study, rec.factor, str(rec.level))
-        values = _measure(runs, epochs, scored, study, level, rec.metric, int(rec.epochs))
-        if study == "architecture":
-            stage = str(rec.level).split("=", 1)[0]
-            keep = scored[(scored["study"] == study) & (scored["factor"] == stage)
-                          & (scored["level_nominal"].astype(str) == level)]
-            values = keep["accuracy" if rec.metric == "test_accuracy" else "loss"].to_numpy(float)
-        rows.append(comparison_row(rec, values, profile, study, reduced))
+        for study in _studies_for(rec.source, rec.table):
+            if REGISTRY.get(study).variant_of and not (runs["study"] == study).any():
+                continue  # a variant not run: no row (the main study's row says so)
+            level = _level_key(study, rec.factor, str(rec.level))
+            level = REGISTRY.get(study).aliases.get(level, level)  # None: trained as 32
+            values = _measure(runs, epochs, scored, study, level, rec.metric, int(rec.epochs))
+            if REGISTRY.get(study).stages:
+                stage = str(rec.level).split("=", 1)[0]
+                keep = scored[(scored["study"] == study) & (scored["factor"] == stage)
+                              & (scored["level_nominal"].astype(str) == level)]
+                values = keep["accuracy" if rec.metric == "test_accuracy"
+                              else "loss"].to_numpy(float)
+            rows.append(comparison_row(rec, values, profile, study,
+                                       _unlike(rec, study, runs, scored, reduced)))
     return rows
 
 
 def comparison_row(rec: Any, values: np.ndarray, profile: str | None, study: str,
-                   reduced: bool) -> dict[str, Any]:
-    """One paper figure next to our values: mean, CI of the mean, prediction interval."""
+                   unlike: str | None) -> dict[str, Any]:
+    """One paper figure next to our values: mean, CI of the mean, prediction interval, and
+    ``unlike``: why the two are not like-for-like (None: they are)."""
     values = np.asarray(values, dtype=float)
     scale = interval_scale(rec.metric)
     if rec.metric.endswith("_pct"):
@@ -116,6 +178,7 @@ def comparison_row(rec: Any, values: np.ndarray, profile: str | None, study: str
         pi_low, pi_high = interval(values, scale, prediction=True)
     mean, sd, _, _ = mean_ci(values)
     value = float(rec.value)
+    tol = _FLOAT_TOLERANCE * max(1.0, abs(value))
     return {
         "profile": profile, "source": rec.source, "table": rec.table, "study": study,
         "level": str(rec.level), "metric": rec.metric, "epochs": int(rec.epochs),
@@ -123,6 +186,7 @@ def comparison_row(rec: Any, values: np.ndarray, profile: str | None, study: str
         "ci_high": high, "pi_low": pi_low, "pi_high": pi_high,
         "n": int(np.isfinite(values).sum()),
         "difference": mean - value if np.isfinite(mean) else np.nan,
-        "paper_in_pi": bool(pi_low <= value <= pi_high) if np.isfinite(pi_low) else None,
-        "comparable": not reduced,
+        "paper_in_pi": bool(pi_low - tol <= value <= pi_high + tol)
+        if np.isfinite(pi_low) else None,
+        "comparable": unlike is None, "not_comparable_because": unlike,
     }

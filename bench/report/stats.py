@@ -110,7 +110,20 @@ def scores(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
         rows.append({**base, "accuracy": run.test_accuracy, "loss": run.test_loss,
                      "val_accuracy": getattr(run, "final_val_accuracy", np.nan)})
     out = pd.DataFrame(rows, columns=cols)
-    return out.drop_duplicates(subset=["run_id", "factor", "level"])
+    return _without_aliases(out.drop_duplicates(subset=["run_id", "factor", "level"]))
+
+
+def _without_aliases(scored: pd.DataFrame) -> pd.DataFrame:
+    """Drop the levels a study declares to train exactly as another one it also holds
+    (``Study.aliases``): one training counted as two levels would enter every family twice."""
+    drop = pd.Series(False, index=scored.index)
+    for name in scored["study"].unique():
+        study = _study_of(name)
+        for alias, same in (study.aliases if study else {}).items():
+            mine = scored["study"] == name
+            if (mine & (scored["level"] == same)).any():
+                drop |= mine & (scored["level"] == alias)
+    return scored[~drop]
 
 
 def level_stats(scored: pd.DataFrame) -> pd.DataFrame:

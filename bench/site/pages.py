@@ -116,16 +116,19 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
     if not levels.empty:
         scores = rs.get("derived/scores")
         scores = scores[scores["study"] == study.name] if not scores.empty else scores
-        text.append("## Test accuracy per level\n")
-        text.append("Each dot is one seed; the bar is the 95 % CI of the mean (computed on the "
-                    "logit scale, so it stays inside [0, 1]). Levels were chosen and compared "
-                    "on the validation split; the test set gives these numbers only.\n")
+        epoch = sorted({int(e) for e in pd.to_numeric(levels["epochs_trained"]).dropna()})
+        at = "/".join(map(str, epoch)) or "?"
+        text.append(f"## Test accuracy per level (epoch {at})\n")
+        text.append(f"Each dot is one seed; the bar is the 95 % CI of the mean (computed on the "
+                    f"logit scale, so it stays inside [0, 1]). Test accuracy after {at} "
+                    f"epoch(s); the study's choice is made on validation below, and this "
+                    f"study's one answer is the one the home page shows.\n")
         text.append(w.chart(path, "levels", charts.level_means(levels, seeds=scores)))
         text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
         text.append(md_table(level_table(levels)))
         if levels.groupby("factor")["level"].nunique().max() >= RANK_VIEW_LEVELS:
             text.append(rank_section(w, path, scores))
-        text.append(paired_section(rs, study.name, levels))
+        text.append(paired_section(rs, study.name))
         text.append(sets_section(w, path, study, [rs, *others]))
     curves = _curves(rs, study.name)
     if not curves.empty and curves["epoch"].max() > 1:
@@ -154,13 +157,26 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
             ["test_accuracy", "val_accuracy"])]
         if not pv.empty:
             text.append("\n## Paper vs measured\n")
+            like = pv[pv["comparable"].astype(bool)]
+            inside = int((like["paper_in_pi"] == True).sum())  # noqa: E712 (None: no interval)
+            summary = (f"Of the {len(like)} like-for-like rows, {inside} have the paper's figure "
+                       f"inside our one-run interval" if len(like) else "No row here is "
+                       "like-for-like with the paper, so none is counted as inside or outside")
+            variants = [v.name for v in REGISTRY if v.variant_of == study.name]
+            if variants:
+                summary += "; the paper's base is run as " + ", ".join(
+                    f"[{v}]({v}.md)" for v in variants)
+            if "not_comparable_because" in pv:
+                pv = pv.assign(comparable=[
+                    "yes" if ok else f"no: {why}" for ok, why in
+                    zip(pv["comparable"], pv["not_comparable_because"], strict=True)])
             acc = pv[pv["metric"] == "test_accuracy"]
             if not acc.empty and acc["measured_mean"].notna().any():
                 text.append(w.chart(path, "paper", charts.paper_vs_measured(acc)))
             text.append("The paper reports one run, so its figure is compared with a 95 % "
                         "*prediction interval* for one of our runs (where a single new run "
-                        "lands), not with the CI of our mean. Rows from a reduced profile are "
-                        "not comparable with the paper's protocol.\n")
+                        "lands), not with the CI of our mean. Each row says whether it is "
+                        "like-for-like and, where it is not, why. " + summary + ".\n")
             text.append(md_table(pv[["level", "metric", "epochs", "paper_value", "measured_mean",
                                      "pi_low", "pi_high", "n", "paper_in_pi", "comparable"]]
                                  .rename(columns={"epochs": "paper epochs",
@@ -168,7 +184,8 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
                                                   "pi_high": "one run: high"})))
     claims = rs.get("derived/claims")
     if not claims.empty:
-        mine_claims = claims[claims["study"].str.contains(study.name, regex=False)]
+        declared = claims["study"].astype(str).str.split("+")  # a claim may span studies
+        mine_claims = claims[declared.map(lambda names: study.name in names)]
         if not mine_claims.empty:
             text.append("\n## Claims\n")
             text.append(claims_markdown(mine_claims))

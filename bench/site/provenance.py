@@ -156,9 +156,16 @@ def data_page(w: SiteWriter, sets: list[ResultSet]) -> None:
         text.append(md_table(pd.DataFrame(rows), html_cols=("file", "SHA-256")) if rows
                     else "_no files_\n")
         text.append(provenance(rs, "data.md"))
-    text.append("\n## Example\n\n```python\nimport pandas as pd\nruns = pd.read_parquet("
-                "\"runs.parquet\")\nruns[runs.status == \"ok\"].groupby([\"study\", \"level\"])"
-                "[\"test_accuracy\"].agg([\"mean\", \"std\", \"count\"])\n```\n\nA notebook "
+    text.append("\n## Example\n\nThe answers the site shows, as the report computed them "
+                "(chosen on validation at the epoch named; numbers on the test set):\n\n"
+                "```python\nimport pandas as pd\nanswers = pd.read_parquet(\"derived/answers."
+                "parquet\")\nanswers[[\"question\", \"epoch\", \"choice\", \"verdict\", "
+                "\"effect\", \"ci_low\", \"ci_high\", \"n\"]]\n```\n\nEach run's numbers at "
+                "the epoch a study reports (`runs.parquet` holds the last epoch's, which for "
+                "studies trained past the paper's epoch is another question):\n\n```python\n"
+                "scores = pd.read_parquet(\"derived/scores.parquet\")\nscores.groupby([\"study\", "
+                "\"epochs_trained\", \"level\"])[\"accuracy\"].agg([\"mean\", \"std\", "
+                "\"count\"])\n```\n\nA notebook "
                 "that reads these files with pandas and Altair only: [Notebook](notebook.ipynb)"
                 ".\n")
     w.page("data.md", "\n".join(text))

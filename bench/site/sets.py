@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.store import ResultStore, open_results
+from bench.store import ResultStore
 
 TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "trials",
-          "perf", "derived/levels", "derived/claims", "derived/paper_vs_measured",
+          "perf", "derived/levels", "derived/claims", "derived/answers", "derived/answer_gaps",
+          "derived/paper_vs_measured",
           "derived/scores", "derived/pairwise", "derived/hpo_methods", "derived/hpo_rank_test",
           "derived/hpo_table", "derived/hpo_anytime", "derived/hpo_anytime_time",
           "derived/hpo_overhead", "derived/hpo_tabular_ranks", "derived/hpo_table_check")
@@ -105,11 +106,15 @@ class ResultSet:
 
 
 def load_result_set(root: Path) -> ResultSet:
-    store: ResultStore = open_results(root)
-    if store.has_table("runs") or store.has_table("searches"):
-        from bench.report import build_report
+    """A result set's tables and conclusions, read as they are: the site never writes into a
+    set nor recomputes what ``report`` concluded (a stale set is refused, with the fix)."""
+    from bench.report import stale_reason
 
-        build_report(store)  # always: derived tables must match the records just compacted
+    store = ResultStore(root, create=False)
+    why = stale_reason(store)
+    if why:
+        raise BenchError(f"result set {root}: {why}; run `bench compact {root}` first "
+                         "(bench site only reads result sets)")
     rs = ResultSet(root.name, root, store.manifest())
     for name in TABLES:
         if store.has_table(name):

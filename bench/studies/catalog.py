@@ -38,6 +38,13 @@ REGISTRY.add(Study(
           "validation": "holdout:5000"},
     factors=(Factor("optimizer", ("sgd", "momentum", "rmsprop", "adam")),),
     description="55k train / first 5k as validation / 10k test, Keras default learning rates.",
+    claims=(
+        {"id": "mlp_rmsprop_overfits", "kind": "overfits", "level": "rmsprop",
+         "text": "RMSprop overfits by 30 epochs: its validation loss rises in the second half "
+         "of training."},
+        {"id": "mlp_adam_overfits", "kind": "overfits", "level": "adam",
+         "text": "Adam overfits by 30 epochs: its validation loss rises in the second half of "
+         "training."}),
 ))
 
 REGISTRY.add(Study(
@@ -47,12 +54,13 @@ REGISTRY.add(Study(
     paper_table="table1_architecture",
     base={**DNN_BASE, "model": "mlp_growing", "arch": {"kind": "mlp", "hidden": []}},
     stages=(
-        Stage("layer1_units", tuple(2**n for n in range(1, 10))),
-        Stage("layer2_units", (64, 128, 256, 512)),
-        Stage("layer3_units", (16, 32, 64, 128)),
+        Stage("layer1_units", tuple(2**n for n in range(1, 10)), paper_winner=512),
+        Stage("layer2_units", (64, 128, 256, 512), paper_winner=128),
+        Stage("layer3_units", (16, 32, 64, 128), paper_winner=32),
         Stage("layer4_units", (16,)),
     ),
     description="Layer 1 grows 2..512 units; each next layer is added on the best network so far.",
+    question="Hidden layers (units per layer)",
 ))
 
 REGISTRY.add(Study(
@@ -63,6 +71,9 @@ REGISTRY.add(Study(
     base={**DNN_BASE, "epochs": CURVE_EPOCHS},
     factors=(Factor("initializer", INITIALIZERS),),
     report_epoch=5,
+    question="Weight initializer",
+    claims=({"id": "dnn_best_initializer", "kind": "best_level", "level": "he_normal",
+             "text": "The best weight initializer is he_normal."},),
 ))
 
 REGISTRY.add(Study(
@@ -74,6 +85,9 @@ REGISTRY.add(Study(
     factors=(Factor("activation", ACTIVATIONS),),
     inherits={"initializers": "he_normal"},
     report_epoch=5,
+    question="Activation",
+    claims=({"id": "dnn_best_activation", "kind": "best_level", "level": "selu",
+             "text": "The best activation is selu."},),
 ))
 
 REGISTRY.add(Study(
@@ -86,6 +100,13 @@ REGISTRY.add(Study(
         "sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam"))),),
     inherits={"initializers": "he_normal", "activations": "selu"},
     report_epoch=5,
+    question="Optimizer (at the Keras 2 default learning rates)",
+    claims=(
+        {"id": "dnn_best_optimizer", "kind": "best_level", "level": "adamax",
+         "text": "The best optimizer is adamax."},
+        {"id": "dnn_twig", "kind": "rank_stable", "early": 5, "late": 20,
+         "studies": ["initializers", "activations", "optimizers"],
+         "text": "Hyper-parameters chosen at 5 epochs stay the best at 20 epochs."}),
 ))
 
 REGISTRY.add(Study(
@@ -101,6 +122,7 @@ REGISTRY.add(Study(
     inherits={"initializers": "he_normal", "activations": "selu"},
     description="Each optimizer on a log grid of learning rates; the site ranks them by their "
     "best rate and by their default rate.",
+    question="Optimizer (with its learning rate)",
 ))
 
 REGISTRY.add(Study(
@@ -111,6 +133,10 @@ REGISTRY.add(Study(
     base=DNN_BASE,
     factors=(Factor("batch_size", (None, 512, 256, 128, 64, 32, 16)),),
     inherits={"initializers": "he_normal", "activations": "selu", "optimizers": "adamax"},
+    aliases={"None": "32"},  # Keras' default batch: bit-identical to 32 in every seed
+    question="Batch size",
+    claims=({"id": "dnn_batch_128", "kind": "no_gain_past", "level": "128",
+             "smaller": ["64", "32", "16"], "text": "Batches smaller than 128 bring no gain."},),
 ))
 
 REGISTRY.add(Study(
@@ -125,6 +151,9 @@ REGISTRY.add(Study(
     description="One 50-epoch run per seed; the test accuracy after e epochs is read off its "
     "per-epoch curve (constant learning rate, evaluation every epoch: the same as a run of e "
     "epochs with the same seed).",
+    question="Epochs",
+    claims=({"id": "dnn_best_epochs", "kind": "best_level", "level": "20",
+             "text": "20 epochs give the best accuracy."},),
 ))
 
 #: Tables 3-6 of fmnist_dnn_hparams were measured on the paper's own winners upstream
@@ -138,8 +167,10 @@ for _name in ("activations", "optimizers", "batch_size", "epochs"):
     _factors = tuple(replace(f, levels=tuple(v for v in f.levels if v is not None))
                      for f in _study.factors)
     REGISTRY.add(replace(
-        _study, factors=_factors, name=_name + PAPER_BASE_SUFFIX, title=_study.title + " — on the paper's base",
+        _study, factors=_factors, name=_name + PAPER_BASE_SUFFIX, claims=(),
+        title=_study.title + " — on the paper's base",
         inherit_from="paper", variant_of=_name, in_all=("paper", "full"),
+        question=f"{_study.question}, on the paper's base",
         description="The same levels on the paper's upstream winners ("
         + ", ".join(_study.inherits.values()) + ") instead of this set's measured ones."))
 
@@ -154,6 +185,11 @@ REGISTRY.add(Study(
         {"label": "model_2", "model": "model_2", "epochs": 40},
         {"label": "model_3", "model": "model_3", "epochs": 20},
     )),),
+    claims=({"id": "keras_model1_overfits", "kind": "overfits", "level": "model_1",
+             "text": "Model_1 overfits: its validation loss rises after its minimum, over the "
+             "second half of 30 epochs (the paper: from 0.17 to 0.19).",
+             "note": "not epoch 1 against 30: the loss at 30 is below the loss after one "
+             "epoch"},),
 ))
 
 REGISTRY.add(Study(
@@ -183,6 +219,13 @@ REGISTRY.add(Study(
          "methods": "optuna:tpe,hyperopt:tpe,skopt:gp", "methods_full": "all"},
     description="10 trials per library, 3 epochs, batch 128; the objective is the accuracy on a "
     "seeded random 10 % of the test set (the paper's protocol); the full test set is reported too.",
+    claims=(
+        {"id": "hpo_optuna_fastest", "kind": "fastest", "library": "optuna",
+         "text": "Optuna is the fastest library."},
+        {"id": "hpo_hyperopt_most_accurate", "kind": "most_accurate", "library": "hyperopt",
+         "text": "HyperOpt is (slightly) the most accurate library."},
+        {"id": "hpo_more_data_helps", "kind": "more_data",
+         "text": "More data gives better accuracy."}),
 ))
 
 REGISTRY.add(Study(
@@ -232,6 +275,8 @@ REGISTRY.add(Study(
         _baseline("lr=1e-03,conv=3,dense=4,units=150,activation=relu", 1e-3, 3, 4, 150),
     )),),
     description="Filters (32) and optimizer (Adam) are not given in the paper.",
+    unlike_paper="the paper does not give these networks' filters and optimizer (32 and Adam "
+    "are assumed here)",
     profile_caps={"paper": {"seeds": 3}},
 ))
 

@@ -150,6 +150,7 @@ class Stage:
 
     name: str
     levels: tuple[int, ...]
+    paper_winner: int | None = None  # the source paper's choice at this stage (None: no layer)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,13 @@ class Study:
     inherit_from: str = "measured"
     #: the study this one is a labelled variant of (same factors, another base)
     variant_of: str | None = None
+    #: level -> the level it trains exactly as (batch None is Keras' default, 32): the
+    #: report counts it once, under the level it is the same as
+    aliases: dict[str, str] = field(default_factory=dict)
+    #: why this study's paper rows cannot be like-for-like, where its own setting says so
+    unlike_paper: str | None = None
+    #: the practical question the study answers on the home page ("Batch size")
+    question: str | None = None
     stages: tuple[Stage, ...] = ()  # growing search (architecture)
     kind: str = "train"  # train | hpo | table (a grid of runs for the tabular HPO benchmark)
     #                      | tabular (HPO searches replayed against a table)
@@ -177,7 +185,8 @@ class Study:
     hpo: dict[str, Any] = field(default_factory=dict)  # space, trials, methods, target
     #: per-profile overrides of the profile's own scaling, e.g. {"quick": {"max_epochs": 8}}
     profile_caps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: a study file's own claims, e.g. ({"kind": "best_level", "level": "adam"},)
+    #: the claims the study's paper (or study file) makes about it, e.g. ({"kind":
+    #: "best_level", "level": "adam"},); the catalogue's carry an ``id`` and a ``text``
     claims: tuple[dict[str, Any], ...] = ()
     #: a study file's content (stored in the result set's manifest for the site)
     definition: dict[str, Any] | None = None
