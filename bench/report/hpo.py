@@ -264,43 +264,51 @@ _JUDGES = {"fastest": _fastest, "most_accurate": _most_accurate, "more_data": mo
 
 
 def hpo_paper_rows(searches: pd.DataFrame, paper: pd.DataFrame) -> list[dict]:
-    """Tables 1 and 3-7 of mnist_cnn_hpo_libs and figures 4-5 of mnist_cnn_optuna_hyperopt
-    next to our per-search values (a prediction interval for one search)."""
+    """The HPO papers' figures next to our per-search values (a prediction interval for one
+    search), for every table an HPO study declares (``hpo["paper_rows"]``: table -> how a
+    row's level selects searches: ``library@fraction`` with the library's default algorithm,
+    ``epochs`` or ``method``)."""
     from bench.report.paper import comparison_row
+    from bench.studies import REGISTRY
     from bench.studies.registry import PROFILES
 
     rows = []
     ok = searches[searches["status"] == "ok"]
-    nominal = ok["fraction_nominal"] if "fraction_nominal" in ok else ok["fraction"]
-    epochs = ok["epochs_nominal"] if "epochs_nominal" in ok else ok["epochs"]
-    for rec in paper[paper["source"].isin(["mnist_cnn_hpo_libs",
-                                           "mnist_cnn_optuna_hyperopt"])].itertuples(index=False):
-        if rec.table.startswith("table") and "fraction" in rec.table:
-            lib, _, frac = str(rec.level).partition("@fraction=")
-            default = {"optuna": "tpe", "hyperopt": "tpe", "scikit-optimize": "gp"}[lib]
-            sel = ok[(ok["study"] == "hpo") & (ok["library"] == lib)
-                     & np.isclose(nominal, float(frac)) & (ok["algorithm"] == default)]
-            study = "hpo"
-        elif rec.table == "table7_epochs":
-            sel = ok[(ok["study"] == "hpo_epochs") & (epochs == int(rec.level))]
-            study = "hpo_epochs"
-        elif rec.table in ("fig4_optuna", "fig5_hyperopt"):
-            method = str(rec.level).replace("_", ":", 1)
-            sel = ok[(ok["study"] == "hpo_optuna_hyperopt") & (ok["method"] == method)]
-            study = "hpo_optuna_hyperopt"
-        else:
-            continue
-        col = {"optimization_seconds": "optimization_seconds", "test_loss": "best_test_loss"}.get(
-            rec.metric, "best_test_accuracy")
-        if col not in sel:
-            continue
-        for profile, g in sel.groupby("profile") if not sel.empty else [(None, sel)]:
-            scale = 100.0 if rec.metric.endswith("_pct") else 1.0
-            values = g[col].astype(float).to_numpy() * scale
-            reduced = (PROFILES.get(profile) or PROFILES["paper"]).reduced
-            rows.append(comparison_row(rec, values, profile, study,
-                                       _hpo_unlike(rec.metric, reduced)))
+    for study in REGISTRY:
+        declared = study.hpo.get("paper_rows", {}) if study.kind == "hpo" else {}
+        mine = ok[ok["study"] == study.name]
+        for rec in paper[(paper["source"] == study.source)
+                         & paper["table"].isin(declared)].itertuples(index=False):
+            sel = _select(mine, declared[rec.table], str(rec.level), study.hpo)
+            col = {"optimization_seconds": "optimization_seconds",
+                   "test_loss": "best_test_loss"}.get(rec.metric, "best_test_accuracy")
+            if col not in sel:
+                continue
+            for profile, g in sel.groupby("profile") if not sel.empty else [(None, sel)]:
+                scale = 100.0 if rec.metric.endswith("_pct") else 1.0
+                values = g[col].astype(float).to_numpy() * scale
+                reduced = (PROFILES.get(profile) or PROFILES["paper"]).reduced
+                rows.append(comparison_row(rec, values, profile, study.name,
+                                           _hpo_unlike(rec.metric, reduced)))
     return rows
+
+
+def _select(searches: pd.DataFrame, how: str, level: str, hpo: dict) -> pd.DataFrame:
+    """The searches a paper row's ``level`` names, read the way its study declares."""
+    from bench.hpo.libraries import parse_methods
+
+    if searches.empty:
+        return searches
+    if how == "library@fraction":
+        lib, _, frac = level.partition("@fraction=")
+        default = dict(parse_methods(hpo["methods"])).get(lib)
+        nominal = searches.get("fraction_nominal", searches["fraction"])
+        return searches[(searches["library"] == lib) & (searches["algorithm"] == default)
+                        & np.isclose(nominal.astype(float), float(frac))]
+    if how == "epochs":
+        epochs = searches.get("epochs_nominal", searches["epochs"])
+        return searches[pd.to_numeric(epochs) == int(level)]
+    return searches[searches["method"] == level.replace("_", ":", 1)]
 
 
 def _hpo_unlike(metric: str, reduced: bool) -> str:

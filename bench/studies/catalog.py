@@ -216,7 +216,8 @@ REGISTRY.add(Study(
     base=HPO_BASE,
     factors=(Factor("fraction", (0.25, 0.5, 0.75, 1.0)),),
     hpo={"space": "mnist_cnn_hpo_libs", "trials": 10, "target": 0.97,
-         "methods": "optuna:tpe,hyperopt:tpe,skopt:gp", "methods_full": "all"},
+         "methods": "optuna:tpe,hyperopt:tpe,skopt:gp", "methods_full": "all",
+         "paper_rows": {f"table{k}_fraction": "library@fraction" for k in (3, 4, 5, 6)}},
     description="10 trials per library, 3 epochs, batch 128; the objective is the accuracy on a "
     "seeded random 10 % of the test set (the paper's protocol); the full test set is reported too.",
     claims=(
@@ -237,7 +238,8 @@ REGISTRY.add(Study(
     base={**HPO_BASE, "fraction": 0.25},
     factors=(Factor("epochs", (10, 30)),),
     hpo={"space": "mnist_cnn_hpo_libs", "trials": 10, "target": 0.98, "methods": "optuna:tpe",
-         "methods_full": "optuna:tpe,hyperopt:tpe,skopt:gp"},
+         "methods_full": "optuna:tpe,hyperopt:tpe,skopt:gp",
+         "paper_rows": {"table7_epochs": "epochs"}},
 ))
 
 REGISTRY.add(Study(
@@ -250,7 +252,7 @@ REGISTRY.add(Study(
     factors=(Factor("space", ("mnist_cnn_optuna_hyperopt",), field=""),),
     hpo={"space": "mnist_cnn_optuna_hyperopt", "trials": 10, "target": 0.98,
          "methods": "optuna:tpe,hyperopt:atpe", "methods_full": "optuna:tpe,hyperopt:atpe,"
-         "hyperopt:tpe"},
+         "hyperopt:tpe", "paper_rows": {"fig4_optuna": "method", "fig5_hyperopt": "method"}},
 ))
 
 
