@@ -142,7 +142,8 @@ def gap_frame(found: list[tuple[ResultSet | None, pd.DataFrame]]) -> pd.DataFram
             g = gaps[(gaps["study"] == row["study"]) & epoch]
             if g.empty:
                 continue
-            label = f"{row['question']} @ {_epoch(row)}"
+            label = row["question"] if pd.isna(row["epoch"]) else \
+                f"{row['question']} · epoch {int(row['epoch'])}"
             frames.append(g.assign(question=label, accuracy=g["test_accuracy"],
                                    best=readable(str(row["choice"]), row["study"]),
                                    gap_low=g["gap_ci_low"], gap_high=g["gap_ci_high"],

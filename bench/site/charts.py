@@ -307,7 +307,7 @@ def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.Chart:
     colours = alt.Scale(domain=list(DECISION_WORDS.values())[:3],
                         range=["#bbbbbb", "#2ca02c", "#ff7f0e"])
     base = alt.Chart(data, title="alternatives vs the best choice (seed-paired)").encode(
-        y=alt.Y("question:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
+        y=alt.Y("question:N", sort=order, title=None, axis=alt.Axis(labelLimit=340)),
         color=alt.Color("decision_words:N", title=None, scale=colours,
                         legend=alt.Legend(orient="bottom")))
     tooltip = [alt.Tooltip("question:N"), alt.Tooltip("level:N", title="alternative"),

@@ -15,6 +15,7 @@ from bench.site.sets import ResultSet, load_result_set, set_for, sets_with  # no
 from bench.site.study_sections import (
     DIVERGED_LOSS,
     RANK_VIEW_LEVELS,
+    paper_section,
     rank_section,
     sets_section,
     split_diverged,
@@ -151,37 +152,7 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
         text.append("\n## Both factors\n")
         text.append(w.chart(path, "heat", charts.heatmap(cells, b, a, "test_accuracy",
                                                           "mean test accuracy")))
-    paper = rs.get("derived/paper_vs_measured")
-    if not paper.empty:
-        pv = paper[(paper["study"] == study.name) & paper["metric"].isin(
-            ["test_accuracy", "val_accuracy"])]
-        if not pv.empty:
-            text.append("\n## Paper vs measured\n")
-            like = pv[pv["comparable"].astype(bool)]
-            inside = int((like["paper_in_pi"] == True).sum())  # noqa: E712 (None: no interval)
-            summary = (f"Of the {len(like)} like-for-like rows, {inside} have the paper's figure "
-                       f"inside our one-run interval" if len(like) else "No row here is "
-                       "like-for-like with the paper, so none is counted as inside or outside")
-            variants = [v.name for v in REGISTRY if v.variant_of == study.name]
-            if variants:
-                summary += "; the paper's base is run as " + ", ".join(
-                    f"[{v}]({v}.md)" for v in variants)
-            if "not_comparable_because" in pv:
-                pv = pv.assign(comparable=[
-                    "yes" if ok else f"no: {why}" for ok, why in
-                    zip(pv["comparable"], pv["not_comparable_because"], strict=True)])
-            acc = pv[pv["metric"] == "test_accuracy"]
-            if not acc.empty and acc["measured_mean"].notna().any():
-                text.append(w.chart(path, "paper", charts.paper_vs_measured(acc)))
-            text.append("The paper reports one run, so its figure is compared with a 95 % "
-                        "*prediction interval* for one of our runs (where a single new run "
-                        "lands), not with the CI of our mean. Each row says whether it is "
-                        "like-for-like and, where it is not, why. " + summary + ".\n")
-            text.append(md_table(pv[["level", "metric", "epochs", "paper_value", "measured_mean",
-                                     "pi_low", "pi_high", "n", "paper_in_pi", "comparable"]]
-                                 .rename(columns={"epochs": "paper epochs",
-                                                  "pi_low": "one run: low",
-                                                  "pi_high": "one run: high"})))
+    text.append(paper_section(w, path, study, rs.get("derived/paper_vs_measured")))
     claims = rs.get("derived/claims")
     if not claims.empty:
         declared = claims["study"].astype(str).str.split("+")  # a claim may span studies

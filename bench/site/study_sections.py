@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench.site import charts
 from bench.site.sets import ResultSet
-from bench.site.writer import SiteWriter, md_table
+from bench.site.writer import SiteWriter, esc, md_table
 from bench.studies import Study
 
 RANK_VIEW_LEVELS = 8  # a factor with this many levels gets a rank view
@@ -81,3 +81,40 @@ def sets_section(w: SiteWriter, path: str, study: Study, sets: list[ResultSet]) 
             + w.chart(path, "sets", charts.level_means_by_set(both))
             + md_table(wide.rename(columns={"level": "level (mean test accuracy)"}))
             + "\nLevel by level across all studies: [Result sets](../result-sets.md).\n")
+
+
+def paper_section(w: SiteWriter, path: str, study: Study, paper: pd.DataFrame) -> str:
+    """The paper's figures next to ours, each row like-for-like or not (the reasons listed
+    once below the table), and how many like-for-like rows land inside our interval."""
+    from bench.studies import REGISTRY
+
+    pv = paper[(paper["study"] == study.name) & paper["metric"].isin(
+        ["test_accuracy", "val_accuracy"])] if not paper.empty else paper
+    if pv.empty:
+        return ""
+    like = pv[pv["comparable"].astype(bool)]
+    inside = int((like["paper_in_pi"] == True).sum())  # noqa: E712 (None: no interval)
+    summary = (f"Of the {len(like)} like-for-like rows, {inside} have the paper's figure inside "
+               f"our one-run interval" if len(like) else "No row here is like-for-like with "
+               "the paper, so none is counted as inside or outside")
+    variants = [v.name for v in REGISTRY if v.variant_of == study.name]
+    if variants:
+        summary += "; the paper's base is run as " + ", ".join(f"[{v}]({v}.md)" for v in variants)
+    reasons = list(dict.fromkeys(pv["not_comparable_because"].dropna())) \
+        if "not_comparable_because" in pv else []
+    mark = {why: i + 1 for i, why in enumerate(reasons)}
+    why = pv["not_comparable_because"] if reasons else pd.Series(None, index=pv.index)
+    table = pd.DataFrame({
+        "level": pv["level"], "metric": pv["metric"], "paper epochs": pv["epochs"],
+        "paper": pv["paper_value"], "ours: mean": pv["measured_mean"],
+        "one run: low": pv["pi_low"], "one run: high": pv["pi_high"], "seeds": pv["n"],
+        "paper inside": pv["paper_in_pi"].map({True: "yes", False: "no"}).fillna(""),
+        "like-for-like": ["yes" if ok else f"no ({mark.get(w_, '?')})"
+                          for ok, w_ in zip(pv["comparable"], why, strict=True)]})
+    acc = pv[pv["metric"] == "test_accuracy"]
+    chart = w.chart(path, "paper", charts.paper_vs_measured(acc)) \
+        if not acc.empty and acc["measured_mean"].notna().any() else ""
+    return ("\n## Paper vs measured\n" + chart + "The paper reports one run, so its figure is "
+            "compared with a 95 % *prediction interval* for one of our runs (where a single new "
+            "run lands), not with the CI of our mean. " + summary + ".\n\n" + md_table(table)
+            + "".join(f"\n({i}) {esc(r)}\n" for r, i in mark.items()))

@@ -124,11 +124,13 @@ def paired_section(rs, study: str) -> str:
                                                  else gaps["epoch"] == row.epoch)]
         if not mine.empty:
             out.append(md_table(pd.DataFrame({
-                "level": mine["level"], f"{row.choice} − level (test)": mine["gap"],
-                "simultaneous 95 % CI low": mine["gap_ci_low"],
-                "simultaneous 95 % CI high": mine["gap_ci_high"], "seeds": mine["n"],
+                "level": mine["level"], "choice − level, test (pp)": [
+                    f"{g * 100:+.2f} [{lo * 100:+.2f}, {hi * 100:+.2f}]" for g, lo, hi in
+                    zip(mine["gap"], mine["gap_ci_low"], mine["gap_ci_high"], strict=True)],
                 "decision": mine["meaning"], "test accuracy": mine["test_accuracy"],
                 "validation accuracy": mine["val_accuracy"]})))
+            out.append("\n*choice − level*: mean of the per-seed differences, with its "
+                       "simultaneous 95 % CI.\n")
     return "\n".join(out) + "\n"
 
 
