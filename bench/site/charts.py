@@ -292,33 +292,34 @@ def parallel_coordinates(trials: pd.DataFrame, params: list[str]) -> alt.Chart:
     )
 
 
-DECISION_WORDS = {"better": "worse than the best", "equivalent": "tied with the best",
-                  "undecided": "within noise", "worse": "better than the best"}
+DECISION_WORDS = {"better": "worse than the choice", "equivalent": "tied with the choice",
+                  "undecided": "not decided", "worse": "better than the choice on test"}
 
 
 def gap_to_best(gaps: pd.DataFrame, floor_pp: float = -5.0) -> alt.Chart:
-    """Per question, each alternative's seed-paired gap to the best choice, in points."""
+    """Per question, each alternative's seed-paired gap to the choice, in points."""
     data = gaps.assign(
         diff_pp=-gaps["gap"] * 100, low_pp=-gaps["gap_high"] * 100,
         high_pp=-gaps["gap_low"] * 100,
         decision_words=gaps["decision"].map(DECISION_WORDS).fillna(gaps["decision"]))
     data["shown"] = data["diff_pp"].clip(lower=floor_pp)
     order = list(dict.fromkeys(data["question"]))
-    colours = alt.Scale(domain=list(DECISION_WORDS.values())[:3],
-                        range=["#bbbbbb", "#2ca02c", "#ff7f0e"])
-    base = alt.Chart(data, title="alternatives vs the best choice (seed-paired)").encode(
+    colours = alt.Scale(domain=list(DECISION_WORDS.values()),
+                        range=["#bbbbbb", "#2ca02c", "#ff7f0e", "#d62728"])
+    title = "each alternative against the choice (test accuracy, seed-paired)"
+    base = alt.Chart(data, title=title).encode(
         y=alt.Y("question:N", sort=order, title=None, axis=alt.Axis(labelLimit=340)),
         color=alt.Color("decision_words:N", title=None, scale=colours,
                         legend=alt.Legend(orient="bottom")))
     tooltip = [alt.Tooltip("question:N"), alt.Tooltip("level:N", title="alternative"),
-               alt.Tooltip("best:N", title="best choice"),
+               alt.Tooltip("best:N", title="choice (on validation)"),
                alt.Tooltip("diff_pp:Q", title="difference (pp)", format="+.2f"),
-               alt.Tooltip("low_pp:Q", title="95 % CI low (pp)", format="+.2f"),
-               alt.Tooltip("high_pp:Q", title="95 % CI high (pp)", format="+.2f"),
+               alt.Tooltip("low_pp:Q", title="simultaneous 95 % CI low (pp)", format="+.2f"),
+               alt.Tooltip("high_pp:Q", title="simultaneous 95 % CI high (pp)", format="+.2f"),
                alt.Tooltip("accuracy:Q", title="mean test accuracy", format=".2%"),
                alt.Tooltip("decision_words:N", title="decision")]
     dots = base.mark_point(filled=True, size=45, opacity=0.85).encode(
-        x=alt.X("shown:Q", title="difference to the best choice (percentage points)",
+        x=alt.X("shown:Q", title="alternative minus choice, test accuracy (percentage points)",
                 scale=alt.Scale(domain=[floor_pp, 0.5], clamp=True),
                 axis=alt.Axis(tickCount=11)),
         yOffset=alt.YOffset("level:N"), tooltip=tooltip)
