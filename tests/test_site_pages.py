@@ -389,3 +389,19 @@ def test_an_hpo_claim_comes_from_the_set_the_hpo_page_shows() -> None:
         paper = _hpo_set("paper", True, seeds, claims=claims("undecidable", seeds), **design)
         best = best_claims([quick, paper]).set_index("claim_id")["result_set"]
         assert best["hpo_more_data_helps"] == source and best["dnn_batch_128"] == "paper"
+
+
+def test_a_study_read_off_one_long_run_has_learning_curves() -> None:
+    """The epochs study's runs have no level (each seed is one 50-epoch run): its curves
+    must still have rows, named by the run's length."""
+    import pandas as pd
+
+    from bench.site.pages import _curves
+    from bench.site.sets import ResultSet
+
+    runs = pd.DataFrame({"run_id": ["r0", "r1"], "study": "epochs", "status": "ok",
+                         "level": [None, None], "seed": [0, 1], "epochs": [50, 50]})
+    epochs = pd.DataFrame({"run_id": ["r0", "r1"], "epoch": 1, "split": "val",
+                           "metric": "accuracy", "value": [0.8, 0.81]})
+    curves = _curves(ResultSet("s", Path("."), {}, {"runs": runs, "epochs": epochs}), "epochs")
+    assert len(curves) == 2 and set(curves["level"]) == {"50 epochs"}

@@ -93,7 +93,10 @@ def _curves(rs: ResultSet, study: str) -> pd.DataFrame:
     runs, epochs = rs.get("runs"), rs.get("epochs")
     mine = runs[(runs["study"] == study) & (runs["status"] == "ok")]
     e = epochs[epochs["run_id"].isin(mine["run_id"]) & (epochs["metric"] != "seconds")]
-    return e.merge(mine[["run_id", "level", "seed"]], on="run_id")
+    # a study read off one long run per seed (epochs) has no level: name the run's length
+    level = mine["level"].astype(object).where(mine["level"].notna(),
+                                               mine["epochs"].map(lambda n: f"{n} epochs"))
+    return e.merge(mine[["run_id", "seed"]].assign(level=level.astype(str)), on="run_id")
 
 
 def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
