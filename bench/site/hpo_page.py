@@ -240,6 +240,9 @@ def hpo_page(w: SiteWriter, sets: list, tabular_rs=None) -> list:
                     + (f" ({_count(top.loc[never, 'search_id'].nunique(), 'search')} without "
                        "a successful trial left out):\n" if never.any() else ":\n"))
         top = top[~never]
+        if "epochs" in top and top["epochs"].nunique() > 1:  # the study's factor: one line each
+            top = top.assign(method=top["method"] + ", " + top["epochs"].map(
+                lambda e: f"{int(e)} epochs"))
         numbered = top.assign(trial=top["trial"] + 1)
         text.append(w.chart(PAGE, f"{study}-trial", charts.best_so_far(_band(numbered, "trial"),
                                                                         "trial")))
