@@ -131,7 +131,7 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
         text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
         text.append(md_table(level_table(levels)))
         if levels.groupby("factor")["level"].nunique().max() >= RANK_VIEW_LEVELS:
-            text.append(rank_section(w, path, scores))
+            text.append(rank_section(w, path, scores, across=bool(study.stages)))
         text.append(paired_section(rs, study.name))
         text.append(sets_section(w, path, study, [rs, *others]))
     curves = _curves(rs, study.name)

@@ -44,13 +44,15 @@ def split_diverged(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return means, markers[["level", "split", "epoch", "seed", "loss", "y"]]
 
 
-def rank_section(w: SiteWriter, path: str, scores: pd.DataFrame) -> str:
-    """Per seed, each level's rank within its factor (1 = best); mean rank and range."""
+def rank_section(w: SiteWriter, path: str, scores: pd.DataFrame, across: bool = False) -> str:
+    """Per seed, each level's rank within its factor (1 = best); mean rank and range.
+    ``across``: rank every level of the study together (a growing search's networks, whose
+    stages are factors, share one axis)."""
     if scores.empty or scores["seed"].nunique() < 2:
         return ""
-    s = scores.copy()
-    s["seed_rank"] = s.groupby(["factor", "seed"])["accuracy"].rank(ascending=False,
-                                                                    method="min")
+    s = scores.drop_duplicates(["level", "seed"]) if across else scores.copy()
+    s["seed_rank"] = s.groupby(["seed"] if across else ["factor", "seed"])["accuracy"].rank(
+        ascending=False, method="min")
     return ("\n## Rank view\n\nEach seed ranks the levels by test accuracy (1 = best): a level "
             "whose ranks scatter is not reliably better than its neighbours; one that ranks "
             "the same under every seed is.\n\n"
