@@ -1,0 +1,188 @@
+"""Fault injection as a hostile user (issue 31): site output folders, stored XSS, symlinked
+set folders, dying and too many workers, bad records and manifests, bombs and silent-bad
+inputs. Each probe ends in exit 2 with one line and nothing written, or in the stored,
+correct result."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from bench.store import ResultStore
+from tests.helpers import bench, one_line_error
+from tests.test_cli_site import _result_set
+
+CHROMIUM = Path("/usr/bin/chromium")
+XSS = "<img src=x onerror=alert(31)>"
+
+
+# ---------------------------------------------------------------- 1. the site's --out folder
+def _site(results: list[Path], out: Path) -> None:
+    args = [a for r in results for a in ("--results", str(r))]
+    done = bench("site", *args, "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_rebuilding_a_site_keeps_the_users_files_and_inputs(tmp_path: Path) -> None:
+    results = _result_set(tmp_path / "set-a")
+    site = tmp_path / "site"
+    _site([results], site)
+    (site / "MY_NOTES.txt").write_text("notes")
+    (site / "mydata").mkdir()
+    (site / "mydata" / "precious.csv").write_text("1,2\n")
+    inner = _result_set(site / "myresults")
+    records = {p: p.read_bytes() for p in (inner / "records").rglob("*.json")}
+    stale = site / "studies" / "old-study.html"  # a page the previous build listed
+    stale.write_text("old")
+    marker = json.loads((site / ".bench-site").read_text())
+    marker["files"].append("studies/old-study.html")
+    (site / ".bench-site").write_text(json.dumps(marker))
+    _site([inner], site)
+    assert (site / "MY_NOTES.txt").read_text() == "notes"
+    assert (site / "mydata" / "precious.csv").read_text() == "1,2\n"
+    assert records and {p: p.read_bytes() for p in (inner / "records").rglob("*.json")} == records
+    assert (site / "index.html").exists() and not stale.exists()
+    assert "myresults" in (site / "index.html").read_text()
+    assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]
+
+
+def test_a_hostile_site_marker_deletes_nothing_outside(tmp_path: Path) -> None:
+    results = _result_set(tmp_path / "set-a")
+    site = tmp_path / "site"
+    site.mkdir()
+    (tmp_path / "victim.txt").write_text("keep")
+    (site / ".bench-site").write_text(json.dumps({"files": ["../victim.txt", "/etc/hostname"]}))
+    _site([results], site)
+    assert (tmp_path / "victim.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("where", ["set", "inside-set"])
+def test_site_out_inside_a_result_set_is_refused(tmp_path: Path, where: str) -> None:
+    results = _result_set(tmp_path / "set-a")
+    out = results if where == "set" else results / "site"
+    before = sorted(str(p) for p in results.rglob("*"))
+    done = bench("site", "--results", str(results), "--out", str(out))
+    one_line_error(done)
+    assert sorted(str(p) for p in results.rglob("*")) == before
+
+
+def test_a_link_where_the_site_writes_a_folder_is_refused(tmp_path: Path) -> None:
+    results = _result_set(tmp_path / "set-a")
+    site = tmp_path / "site"
+    _site([results], site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    import shutil
+
+    shutil.rmtree(site / "studies")
+    (site / "studies").symlink_to(elsewhere)
+    done = bench("site", "--results", str(results), "--out", str(site))
+    one_line_error(done, "link")
+    assert not list(elsewhere.iterdir())
+
+
+# ---------------------------------------------------------------- 2. stored XSS
+def _evil_set(root: Path, title: str = XSS, level: str = XSS) -> Path:
+    """A result set holding a user study whose title and level label are markup."""
+    from tests.test_report import _tables
+
+    runs, epochs = _tables({level: [0.8, 0.82, 0.81], "relu": [0.7, 0.71, 0.72]},
+                           study="evil", factor="activation")
+    store = ResultStore(root)
+    store.update_manifest(machine={"cpu": XSS, "cpu_count": 2, "gpus": []},
+                          keras_backend="tensorflow", user_studies={"evil": {
+                              "name": "evil", "title": title,
+                              "factors": {"activation": [level, "relu"]}}})
+    for run in runs.to_dict("records"):
+        rid = run["run_id"]
+        run.update(dataset="mnist", model="mlp", n_train=100, test_fraction=1.0,
+                   arch={"kind": "mlp"}, factors={"factor": run.pop("factor"),
+                                                  "level": run.pop("level"),
+                                                  "profile": run.pop("profile")})
+        store.write_record("runs", rid, {
+            "run": run, "epochs": epochs[epochs["run_id"] == rid].drop(columns="run_id")
+            .to_dict("records"), "classes": [], "confusion": [], "predictions": []})
+    done = bench("compact", str(root))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return root
+
+
+def _evil_site(tmp_path: Path) -> Path:
+    a = _evil_set(tmp_path / "set-<b onmouseover=alert(32)>a")
+    b = _result_set(tmp_path / "set-b")
+    _site([a, b], tmp_path / "site")
+    return tmp_path / "site"
+
+
+def test_titles_labels_and_set_names_are_escaped_in_every_page(tmp_path: Path) -> None:
+    import re
+
+    site = _evil_site(tmp_path)
+    page = (site / "studies" / "evil.html").read_text()
+    assert "&lt;img src=x onerror=alert(31)&gt;" in page
+    pages = list(site.rglob("*.html"))
+    assert len(pages) > 10
+    for path in pages:
+        text = path.read_text()
+        assert "<img src=x" not in text and "<b onmouseover" not in text, path
+        for title in re.findall(r"<title>(.*?)</title>", text, re.S):
+            assert "<" not in title, (path, title)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.browser
+def test_no_script_from_data_runs_in_chromium(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed (bash .ci/browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    site = _evil_site(tmp_path)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    dialogs: list[str] = []
+    compare = next(p for p in (site / "compare").glob("*.html")).name
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            for path in ("studies/evil.html", f"compare/{compare}", "result-sets.html",
+                         "index.html", "claims.html", "data.html", "speed.html"):
+                page.goto(base + path)
+                page.wait_for_load_state("networkidle")
+                _hover_every_mark(page)
+            h1 = page.goto(base + "studies/evil.html") and page.inner_text("h1")
+            assert XSS in h1  # shown as text
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not dialogs, dialogs
+
+
+def _hover_every_mark(page) -> None:
+    """Wait for the charts, then hover their marks so that Vega's tooltips open."""
+    if page.locator("div.vega-chart").count() == 0:
+        return
+    page.wait_for_selector(".vega-embed svg", timeout=20_000)
+    marks = page.locator(".vega-embed svg .mark-symbol path, .vega-embed svg .mark-rect path")
+    for i in range(min(marks.count(), 40)):
+        try:
+            marks.nth(i).hover(timeout=1000, force=True)
+        except Exception:  # noqa: S112 (a mark hidden behind another)
+            continue
+    tooltip = page.locator("#vg-tooltip-element")
+    if tooltip.count():
+        assert "<img" not in tooltip.inner_text() or not tooltip.locator("img").count()
+
