@@ -34,9 +34,16 @@ from filelock import FileLock, Timeout
 
 from bench import SCHEMA_VERSION
 from bench.errors import BenchError
+from bench.tidy import tidy_runs, uniform_objects
 
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
 SEARCH_TABLES = ("searches", "trials")
+#: what only a result set holds: a folder with none of these is someone else's
+SET_MARKS = ("manifest.json", "records", "claims", ".lock")
+#: the set's own folders and files: never a symbolic link (writes would land elsewhere)
+OWN = ("records", "records/runs", "records/searches", "derived", "claims", "quarantine",
+       "quarantine/runs", "quarantine/searches", "optuna", "partial", "manifest.json", ".lock",
+       *(f"{t}.parquet" for t in (*RUN_TABLES, *SEARCH_TABLES)))
 FINAL_STATUSES = ("ok", "diverged")  # a stored run with one of these is not run again
 #: the columns of each run table, so that an empty one (every run failed) still has them
 COLUMNS = {
@@ -102,11 +109,14 @@ class ResultStore:
     """A result set on disk."""
 
     def __init__(self, root: Path | str, create: bool = True) -> None:
+        if not str(root).strip():
+            raise BenchError("--results is empty; name a folder for the result set")
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise BenchError(f"result set {self.root} is a file, not a folder")
         if not create and not self.root.is_dir():
             raise BenchError(f"result set {self.root} does not exist")
+        self._check_folder(create)
         if create:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -117,6 +127,21 @@ class ResultStore:
                 raise BenchError(f"cannot write the result set {self.root}: "
                                  f"{exc.strerror or exc}") from exc
         self._check_schema()
+
+    def _check_folder(self, create: bool) -> None:
+        """Refuse a folder that is not a result set (a new set needs an empty or new one),
+        and a set whose own folders or files are links (writes would land elsewhere)."""
+        root = self.root
+        if root.is_dir() and not any((root / m).exists() for m in SET_MARKS):
+            if not create:
+                raise BenchError(f"{root} is not a result set (no manifest.json or records/)")
+            if any(root.iterdir()):
+                raise BenchError(f"--results {root} is a non-empty folder that is not a result "
+                                 "set; give a new or empty folder (nothing was written)")
+        links = [name for name in OWN if (root / name).is_symlink()]
+        if links:
+            raise BenchError(f"result set {root}: {links[0]} is a symbolic link; a set holds "
+                             "its own files (copy the target in; nothing was written)")
 
     # ------------------------------------------------------------------ paths and locks
     def path(self, name: str) -> Path:
@@ -136,7 +161,10 @@ class ResultStore:
         record is written); None when another process holds it."""
         claims = self.root / "claims"
         claims.mkdir(exist_ok=True)
-        lock = FileLock(str(claims / f"{run_id}.lock"), timeout=0)
+        path = claims / f"{run_id}.lock"
+        if path.is_symlink():  # locking opens (and truncates) the link's target
+            path.unlink()
+        lock = FileLock(str(path), timeout=0)
         try:
             lock.acquire()
         except Timeout:
@@ -266,9 +294,9 @@ class ResultStore:
         for table, items in rows.items():
             fresh = pd.DataFrame(items) if items else pd.DataFrame(columns=COLUMNS.get(table))
             df = self._with_unbacked_rows(table, fresh, have, "run_id")
-            df = _uniform_objects(df)
+            df = uniform_objects(df)
             if table == "runs":
-                df = _tidy_runs(df)
+                df = tidy_runs(df)
             atomic_write_parquet(self.table_path(table), df)
             counts[table] = len(df)
         return counts
@@ -306,7 +334,7 @@ class ResultStore:
             df = self._with_unbacked_rows(table, pd.DataFrame(items), have, "search_id")
             if df.empty:
                 continue
-            atomic_write_parquet(self.table_path(table), _uniform_objects(df))
+            atomic_write_parquet(self.table_path(table), uniform_objects(df))
             counts[table] = len(df)
         return counts
 
@@ -346,45 +374,6 @@ def _record_problem(kind: str, rec: Any) -> str | None:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             return f"{t} is not a list of rows"
     return None
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
-
-
-def _uniform_objects(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns holding mixed types (e.g. levels 512 and "None") become strings."""
-    for col in [c for c in df.columns if df[c].dtype == "object"]:
-        kinds = {type(v) for v in df[col] if not _missing(v)}
-        if len(kinds) > 1 or kinds & {list, dict}:
-            df[col] = [None if _missing(v) else
-                       (json.dumps(v) if isinstance(v, list | dict) else str(v)) for v in df[col]]
-    return df
-
-
-def _tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
-    for col in ("batch_size", "diverged_epoch", "epochs_completed", "params", "n_train"):
-        if col in df:
-            values = pd.to_numeric(df[col], errors="coerce")
-            whole = values.dropna()
-            # integers stay integers; a non-integer value (a hand-edited record) keeps floats
-            df[col] = pd.array(values, dtype="Int64") if (whole == whole.round()).all() \
-                else values
-    for col in ("test_accuracy", "test_loss", "train_seconds", "learning_rate", "macro_f1",
-                "score_accuracy", "fit_seconds", "wall_seconds", "test_fraction", "fraction"):
-        if col not in df:
-            df[col] = float("nan")
-    for col in ("error", "traceback", "dataset", "model", "optimizer", "activation",
-                "initializer", "validation", "factor", "level", "profile"):
-        if col not in df:
-            df[col] = None
-    for col in ("params", "n_train", "epochs", "diverged_epoch"):
-        if col not in df:
-            df[col] = pd.array([None] * len(df), dtype="Int64")
-    for col in ("run_id", "study", "status"):
-        if col not in df:
-            df[col] = pd.Series(dtype=object)
-    return df.sort_values(["study", "run_id"]).reset_index(drop=True)
 
 
 def open_results(path: Path | str) -> ResultStore:

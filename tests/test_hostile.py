@@ -151,6 +151,7 @@ def test_no_script_from_data_runs_in_chromium(tmp_path: Path) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     dialogs: list[str] = []
+    tooltips: list[str] = []
     compare = next(p for p in (site / "compare").glob("*.html")).name
     try:
         with sync_playwright() as p:
@@ -162,27 +163,96 @@ def test_no_script_from_data_runs_in_chromium(tmp_path: Path) -> None:
                          "index.html", "claims.html", "data.html", "speed.html"):
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
-                _hover_every_mark(page)
+                tooltips += _hover_every_mark(page)
             h1 = page.goto(base + "studies/evil.html") and page.inner_text("h1")
             assert XSS in h1  # shown as text
             browser.close()
     finally:
         server.shutdown()
     assert not dialogs, dialogs
+    assert any(XSS in t for t in tooltips), tooltips[:5]  # the label, shown as text
 
 
-def _hover_every_mark(page) -> None:
-    """Wait for the charts, then hover their marks so that Vega's tooltips open."""
+def _hover_every_mark(page) -> list[str]:
+    """Wait for the charts, hover their marks so that Vega's tooltips open; their texts."""
     if page.locator("div.vega-chart").count() == 0:
-        return
+        return []
     page.wait_for_selector(".vega-embed svg", timeout=20_000)
     marks = page.locator(".vega-embed svg .mark-symbol path, .vega-embed svg .mark-rect path")
-    for i in range(min(marks.count(), 40)):
+    texts = []
+    for i in range(min(marks.count(), 30)):
         try:
             marks.nth(i).hover(timeout=1000, force=True)
         except Exception:  # noqa: S112 (a mark hidden behind another)
             continue
-    tooltip = page.locator("#vg-tooltip-element")
-    if tooltip.count():
-        assert "<img" not in tooltip.inner_text() or not tooltip.locator("img").count()
+        tooltip = page.locator("#vg-tooltip-element")
+        if tooltip.count():
+            assert tooltip.locator("img").count() == 0
+            texts.append(tooltip.inner_text())
+    return texts
 
+
+# ---------------------------------------------------------------- 3. links and foreign folders
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+            for p in root.rglob("*") if not p.is_symlink()}
+
+
+@pytest.mark.parametrize("link", ["derived", "claims", "quarantine", "records/runs", ".lock",
+                                  "manifest.json"])
+def test_a_set_whose_own_folder_is_a_link_is_refused(tmp_path: Path, link: str) -> None:
+    results = _result_set(tmp_path / "set")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.txt").write_text("x")
+    target = results / link
+    if target.is_dir():
+        import shutil
+
+        shutil.copytree(target, elsewhere / "copy")
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    target.symlink_to(elsewhere if link != ".lock" else target)  # .lock: a link loop
+    before = _tree(elsewhere)
+    for args in (["compact", str(results)], ["site", "--results", str(results), "--out",
+                                              str(tmp_path / "site")]):
+        one_line_error(bench(*args), "symbolic link")
+        assert _tree(elsewhere) == before
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("where", ["/", "", "foreign"])
+def test_results_in_a_foreign_folder_is_refused(tiny_data_dir: Path, tmp_path: Path,
+                                                where: str) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "notes.txt").write_text("mine")
+    target = str(cwd) if where == "foreign" else where
+    done = bench("run", "initializers", "--results", target, "--workers", "1", cwd=cwd)
+    one_line_error(done, "--results")
+    assert sorted(p.name for p in cwd.iterdir()) == ["notes.txt"]
+    assert not Path("/manifest.json").exists()
+
+
+def test_compact_on_a_folder_that_is_not_a_set_moves_nothing(tmp_path: Path) -> None:
+    import pandas as pd
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    pd.DataFrame({"x": [1]}).to_parquet(folder / "runs.parquet")
+    before = _tree(folder)
+    one_line_error(bench("compact", str(folder)), "not a result set")
+    assert _tree(folder) == before
+
+
+def test_a_claim_lock_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "set")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (store.root / "claims").mkdir()
+    (store.root / "claims" / "r1.lock").symlink_to(victim)
+    lock = store.try_claim("r1")
+    assert lock is not None
+    lock.release()
+    assert victim.read_text() == "precious"
