@@ -39,7 +39,7 @@ from bench.tidy import tidy_runs, uniform_objects
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
 SEARCH_TABLES = ("searches", "trials")
 #: what only a result set holds: a folder with none of these is someone else's
-SET_MARKS = ("manifest.json", "records", "claims", ".lock")
+SET_MARKS = ("manifest.json", "records", "claims", ".lock", "optuna", "partial", "quarantine")
 #: the set's own folders and files: never a symbolic link (writes would land elsewhere)
 OWN = ("records", "records/runs", "records/searches", "derived", "claims", "quarantine",
        "quarantine/runs", "quarantine/searches", "optuna", "partial", "manifest.json", ".lock",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -256,3 +257,125 @@ def test_a_claim_lock_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
     assert lock is not None
     lock.release()
     assert victim.read_text() == "precious"
+
+
+# ---------------------------------------------------------------- 5, 9. dying and exiting workers
+BUILDER = '''
+import multiprocessing
+import os
+import sys
+
+import keras
+
+
+def build(input_shape, n_classes, spec):
+    in_worker = multiprocessing.parent_process() is not None
+    if {when}:
+        {how}
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                             keras.layers.Dense(n_classes, activation="{last}")])
+'''
+
+
+def _builder_study(tmp_path: Path, how: str = "pass", last: str = "softmax",
+                   when: str = "in_worker and spec.seed == 1 and spec.learning_rate == 0.002",
+                   ) -> Path:
+    (tmp_path / "hostile_builder.py").write_text(BUILDER.format(how=how, last=last, when=when))
+    path = tmp_path / "dying.yaml"
+    path.write_text("name: dying\nbase: {dataset: mnist, model: 'hostile_builder:build', "
+                    "epochs: 1}\nfactors:\n  learning_rate: [0.001, 0.002]\n")
+    return path
+
+
+@pytest.mark.parametrize(("how", "error"), [("os._exit(3)", "WorkerDied"),
+                                            ("sys.exit(0)", "SystemExit")])
+def test_a_dying_worker_is_recorded_failed_and_the_rest_runs(tiny_data_dir: Path,
+                                                             tmp_path: Path, how: str,
+                                                             error: str) -> None:
+    import pandas as pd
+
+    results = tmp_path / "R"
+    done = bench("run", "--config", str(_builder_study(tmp_path, how)), "--results",
+                 str(results), "--seeds", "2", "--workers", "2")
+    assert done.returncode == 1, done.stderr[-3000:]  # failed runs, not a traceback
+    assert "BrokenProcessPool" not in done.stderr and "summary" in done.stderr
+    runs = pd.read_parquet(results / "runs.parquet").set_index("level")
+    assert len(runs) == 4 and runs["run_id"].is_unique
+    bad = runs[(runs["seed"] == 1) & (runs.index == "0.002")]
+    assert bad["status"].tolist() == ["failed"] and error in bad["error"].iloc[0]
+    assert (runs["status"] == "ok").sum() == 3
+    session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
+    assert session["ended"] and session["outcome"] == {"failed": 1, "ok": 3}
+
+
+def test_a_builder_returning_logits_is_refused(tiny_data_dir: Path, tmp_path: Path) -> None:
+    done = bench("run", "--config", str(_builder_study(tmp_path, last="linear")),
+                 "--results", str(tmp_path / "R"))
+    one_line_error(done, "softmax")
+    assert not (tmp_path / "R").exists()
+
+
+def test_a_builder_calling_sys_exit_while_validated_is_refused(tiny_data_dir: Path,
+                                                               tmp_path: Path) -> None:
+    study = _builder_study(tmp_path, how="sys.exit(0)", when="True")
+    done = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
+    one_line_error(done, "sys.exit(0)")
+    assert not (tmp_path / "R").exists()
+
+
+def _square_or_die(item: int, options: dict) -> int:
+    if item == 3:
+        os._exit(9)
+    return item * item
+
+
+def test_the_pool_restarts_and_only_the_killer_fails() -> None:
+    from bench.executor import LocalExecutor
+
+    executor = LocalExecutor(workers=2)
+    try:
+        out = list(executor.map_tasks(_square_or_die, range(7),
+                                      failed=lambda item, cause: ("failed", item, cause)))
+    finally:
+        executor.close()
+    failed = [o for o in out if isinstance(o, tuple)]
+    assert [f[1] for f in failed] == [3] and "died" in failed[0][2]
+    assert sorted(o for o in out if not isinstance(o, tuple)) == [0, 1, 4, 16, 25, 36]
+
+
+# ---------------------------------------------------------------- 6, 11. options refused early
+@pytest.mark.parametrize(("args", "words"), [
+    (["--workers", "999"], ["--workers", "cores"]),
+    (["--workers", "-1"], ["--workers"]),
+    (["--executor", "dask"], ["executor"]),
+    (["--algorithms", "foo:bar"], ["foo"]),
+    (["--optuna-storage", "postgresql://bob:s3cr3t@host:x:y/db"], ["***"]),
+])
+def test_bad_options_leave_no_result_folder(tiny_data_dir: Path, tmp_path: Path,
+                                            args: list[str], words: list[str]) -> None:
+    study = "hpo" if "--algorithms" in args or "--optuna-storage" in args else "initializers"
+    done = bench("run", study, "--results", str(tmp_path / "R"), *args)
+    one_line_error(done, *words)
+    assert "s3cr3t" not in done.stderr + done.stdout
+    assert not (tmp_path / "R").exists()
+
+
+def test_a_second_ctrl_c_stops_now_and_records_the_interruption(tiny_data_dir: Path,
+                                                                tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from tests.test_reliability import _start, _study_file, _wait_records
+
+    results = tmp_path / "R"
+    proc = _start(["run", "--config", str(_study_file(tmp_path)), "--results", str(results),
+                   "--workers", "2"])
+    _wait_records(results, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "summary" in err and "interrupted" in err and "Traceback" not in err
+    session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
+    assert session["interrupted"] is True and session["ended"]

@@ -105,16 +105,20 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
         shown_storage = check_optuna_storage(optuna_storage)
         extra["optuna_storage"] = optuna_storage
     results = results or default_results(profile.name)
-    store = ResultStore(results)
     from bench.devices import unseen_gpu_warning
-    from bench.executor import default_workers, make_executor
+    from bench.executor import check_workers, default_workers, make_executor
     from bench.manifest import environment
     from bench.options import EngineOptions
 
+    workers = check_workers(workers, executor_name) or default_workers()
+    if extra.get("algorithms"):
+        from bench.hpo.libraries import parse_methods
+
+        parse_methods(extra["algorithms"])  # an unknown one: refused before any session
+    store = ResultStore(results)  # only now: bad input above leaves no folder behind
     warning = unseen_gpu_warning()
     if warning:
         console.print(f"[yellow]{warning}[/]", soft_wrap=True)
-    workers = workers or default_workers()
     options = EngineOptions(data_dir=str(data_dir) if data_dir else None,
                             deterministic=deterministic, epoch_loop=epoch_loop)
     executor = make_executor(executor_name, workers, options, address=address,
@@ -161,6 +165,9 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                 session["topups"] = _top_up(store, runner,
                                             [s for s in studies if s.kind == "train"],
                                             max_seeds, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now (the runs in flight are lost)
+        runner.outcome.interrupted = True
+        executor.close(now=True)
     finally:
         executor.close()
         counts = store.compact()

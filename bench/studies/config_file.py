@@ -219,6 +219,8 @@ def _build(spec: RunSpec) -> str | None:
     try:
         models.build_for(spec)
         settings.make_optimizer(spec.optimizer, spec.learning_rate)
+    except SystemExit as exc:
+        return f"it called sys.exit({exc.code!r})"
     except Exception as exc:  # whatever a builder raises is the user's to fix
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     finally:
