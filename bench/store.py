@@ -34,6 +34,8 @@ from filelock import FileLock, Timeout
 
 from bench import SCHEMA_VERSION
 from bench.errors import BenchError
+from bench.record_check import record_problem as _record_problem
+from bench.record_check import user_studies  # noqa: F401 (re-exported)
 from bench.tidy import tidy_runs, uniform_objects
 
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
@@ -44,7 +46,8 @@ SET_MARKS = ("manifest.json", "records", "claims", ".lock", "optuna", "partial",
 OWN = ("records", "records/runs", "records/searches", "derived", "claims", "quarantine",
        "quarantine/runs", "quarantine/searches", "optuna", "partial", "manifest.json", ".lock",
        *(f"{t}.parquet" for t in (*RUN_TABLES, *SEARCH_TABLES)))
-FINAL_STATUSES = ("ok", "diverged")  # a stored run with one of these is not run again
+FINAL_STATUSES = ("ok", "diverged")
+ # a stored run with one of these is not run again
 #: the columns of each run table, so that an empty one (every run failed) still has them
 COLUMNS = {
     "epochs": ["run_id", "epoch", "split", "metric", "value"],
@@ -179,7 +182,11 @@ class ResultStore:
     def manifest(self) -> dict[str, Any]:
         if not self.manifest_path.exists():
             return {}
-        return read_json(self.manifest_path)
+        manifest = read_json(self.manifest_path)
+        if not isinstance(manifest, dict):
+            raise BenchError(f"{self.manifest_path} is not a JSON object; restore it from a "
+                             "copy (nothing was written)")
+        return manifest
 
     def _check_schema(self) -> None:
         if not self.manifest_path.exists():
@@ -201,7 +208,11 @@ class ResultStore:
                 sessions = manifest.setdefault("sessions", [])
                 sessions[:] = [s for s in sessions if s.get("id") != session["id"]] + [session]
             manifest["updated"] = time.time()
-            atomic_write_json(self.manifest_path, manifest)
+            try:
+                atomic_write_json(self.manifest_path, manifest)
+            except OSError as exc:
+                raise BenchError(f"cannot write {self.manifest_path}: {exc.strerror or exc}; "
+                                 "the previous manifest is kept") from exc
             return manifest
 
     # ------------------------------------------------------------------ records
@@ -269,10 +280,16 @@ class ResultStore:
 
     # ------------------------------------------------------------------ tables
     def compact(self) -> dict[str, int]:
-        """Rebuild every table from the records; returns row counts."""
-        with self.lock():
-            counts = self._compact_runs()
-            counts.update(self._compact_searches())
+        """Rebuild every table from the records; returns row counts. A write that fails
+        (disk full) leaves the old tables and every record as they were."""
+        try:
+            with self.lock():
+                counts = self._compact_runs()
+                counts.update(self._compact_searches())
+        except OSError as exc:
+            raise BenchError(f"cannot write the tables of {self.root}: "
+                             f"{exc.strerror or exc}; the records and the previous tables "
+                             "are kept: free space and run `bench compact`") from exc
         return counts
 
     def _compact_runs(self) -> dict[str, int]:
@@ -354,26 +371,6 @@ class ResultStore:
         path = self.table_path(name)
         atomic_write_parquet(path, df)
         return path
-
-
-def _record_problem(kind: str, rec: Any) -> str | None:
-    """Why ``rec`` is not a usable record of ``kind`` (None when it is)."""
-    key, ident = ("run", "run_id") if kind == "runs" else ("search", "search_id")
-    if not isinstance(rec, dict) or not isinstance(rec.get(key), dict):
-        return f"not a {key} record"
-    row = rec[key]
-    if not isinstance(row.get(ident), str):
-        return f"no {ident}"
-    if not isinstance(row.get("study"), str):
-        return "no study"
-    if row.get("factors") is not None and not isinstance(row["factors"], dict):
-        return "factors is not a mapping"
-    tables = RUN_TABLES[1:] if kind == "runs" else ("trials",)
-    for t in tables:
-        items = rec.get(t, [])
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            return f"{t} is not a list of rows"
-    return None
 
 
 def open_results(path: Path | str) -> ResultStore:

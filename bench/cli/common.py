@@ -134,7 +134,11 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     session["git_commit"] = env["git_commit"]  # each sitting's code, not only the last one's
     user = {s.name: s.definition for s in studies if s.definition is not None}
     if user:  # the site and the report read a study file's factors and claims from here
-        env["user_studies"] = {**store.manifest().get("user_studies", {}), **user}
+        kept = store.manifest().get("user_studies") or {}
+        if not isinstance(kept, dict):
+            raise BenchError(f"{store.manifest_path}: user_studies is not a mapping; fix or "
+                             "remove it (nothing was written)")
+        env["user_studies"] = {**kept, **user}
     store.update_manifest(session=session, datasets=datasets, **env)
     planned, seconds = _plan_size(studies, profile, seeds, extra.get("trials"))
     console.print(f"plan: {planned:,} trainings, about {seconds / 3600:.1f} h for one worker on "
@@ -170,9 +174,10 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
         executor.close(now=True)
     finally:
         executor.close()
-        counts = store.compact()
+        counts, failure = _compact(store)
         session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
-                       interrupted=runner.outcome.interrupted)
+                       interrupted=runner.outcome.interrupted,
+                       **({"compaction_error": str(failure)} if failure else {}))
         changes: dict[str, Any] = {"session": session}
         if runner.outcome.ran:
             from bench.devices import detect
@@ -192,9 +197,19 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                 "hardware_used": runner.outcome.hardware_used(),
             }
         store.update_manifest(**changes)
+    if failure:
+        raise failure
     _derive(store)
     summarize(runner.outcome, counts, store.root)
     return runner.outcome
+
+
+def _compact(store: ResultStore) -> tuple[dict[str, int], BenchError | None]:
+    """Compact, keeping a failure (disk full) for after the session's end is recorded."""
+    try:
+        return store.compact(), None
+    except BenchError as exc:
+        return {}, exc
 
 
 def _batches(studies: list[Study]) -> list[list[Study]]:

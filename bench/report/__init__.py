@@ -11,7 +11,7 @@ import pandas as pd
 from bench.report.claims import user_claims, verdicts
 from bench.report.paper import paper_vs_measured
 from bench.report.stats import level_stats, pairwise, scores
-from bench.store import ResultStore
+from bench.store import ResultStore, user_studies
 
 
 def build_report(store: ResultStore) -> dict[str, int]:
@@ -52,7 +52,7 @@ def build_report(store: ResultStore) -> dict[str, int]:
     tables["scores"] = scored
     tables["levels"] = level_stats(scored)
     tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
-    extra = user_claims(store.manifest().get("user_studies") or {})
+    extra = user_claims(user_studies(store.manifest()))
     claims = verdicts(tables["levels"], scored, runs, epochs, extra)
     claims = _pilot_plans(store, runs, claims)
     paper = paper_vs_measured(runs, epochs, scored)
