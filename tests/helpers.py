@@ -52,3 +52,6 @@ class FakeExecutor:
         for spec in specs:
             self.trained.append(spec)
             yield self.make_record(spec)
+
+    def close(self, now: bool = False) -> None:
+        pass

@@ -379,3 +379,177 @@ def test_a_second_ctrl_c_stops_now_and_records_the_interruption(tiny_data_dir: P
     assert "summary" in err and "interrupted" in err and "Traceback" not in err
     session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
     assert session["interrupted"] is True and session["ended"]
+
+
+# ---------------------------------------------------------------- 7, 9. inputs that passed
+HEAD = "name: hostile\nbase: {dataset: mnist, model: model_1, epochs: 2}\n"
+
+
+def _bomb() -> str:
+    lines = ["factors: {optimizer: [adam]}", "x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    return "\n".join(lines) + "\nclaims: [{kind: best_level, level: *a9}]\n"
+
+
+SILENT_BAD = {  # (study file body after HEAD, words of the one-line error)
+    "alias_bomb": (_bomb(), "alias"),
+    "alias_loop": ("factors: &x {optimizer: [adam], y: *x}\n", "refers to itself"),
+    "too_many_cells": ("factors:\n  learning_rate: [" + ", ".join(
+        f"{0.0001 * (i + 1):.6f}" for i in range(2000)) + "]\n", "2,000 grid cells"),
+    "crossed_cells": ("factors:\n  learning_rate: [" + ", ".join(
+        f"0.00{i + 1}" for i in range(9)) + "]\n  batch_size: [" + ", ".join(
+        str(i + 1) for i in range(200)) + "]\n", "1,800 grid cells"),
+    "long_title": ("title: " + "x" * 600 + "\nfactors: {optimizer: [adam]}\n", "title"),
+    "adam_epsilon": ("factors:\n  optimizer: [{name: adam, epsilon: -1}]\n", "epsilon"),
+    "adam_clipnorm": ("factors:\n  optimizer: [{name: adam, clipnorm: -1}]\n", "clipnorm"),
+    "nesterov_text": ("factors:\n  optimizer: [{name: sgd, nesterov: 'yes'}]\n", "true or false"),
+    "clipnorm_nan": ("factors:\n  optimizer: [{name: adam, global_clipnorm: .nan}]\n",
+                     "global_clipnorm"),
+    "schedule_negative": ("factors:\n  learning_rate: [{name: exponential_decay, "
+                          "initial_learning_rate: -0.1, decay_steps: 10, decay_rate: 0.9}]\n",
+                          "start above 0"),
+    "schedule_nan": ("factors:\n  learning_rate: [{name: exponential_decay, "
+                     "initial_learning_rate: .nan, decay_steps: 10, decay_rate: 0.9}]\n",
+                     "start above 0"),
+    "rate_inf": ("factors:\n  learning_rate: [.inf]\n", "learning_rate"),
+    "holdout_all": ("factors:\n  validation: ['holdout:59999']\n", "trains on 1 images"),
+    "holdout_inf": ("factors:\n  validation: ['holdout:inf']\n", "holdout:N"),
+    "holdout_tiny": ("factors:\n  validation: ['holdout:0.00001']\n", "holds out 1 images"),
+    "fraction_tiny": ("factors:\n  fraction: [1.0e-9]\n", "trains on 0 images"),
+    "epochs_huge": ("factors:\n  epochs: [1000000000]\n", "epochs must be between"),
+    "overfits_one_epoch": ("base: {dataset: mnist, model: model_1, epochs: 1}\nfactors:\n"
+                           "  optimizer: [adam, sgd]\nclaims: [{kind: overfits, level: adam}]\n",
+                           "2 epochs or more"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SILENT_BAD))
+def test_silently_bad_study_files_are_refused(tmp_path: Path, case: str) -> None:
+    import time
+
+    from bench.errors import BenchError
+    from bench.studies.config_file import load_study_file
+
+    body, words = SILENT_BAD[case]
+    path = tmp_path / "s.yaml"
+    path.write_text((HEAD.split("\n")[0] + "\n" if body.startswith("base:") else HEAD) + body)
+    started = time.process_time()
+    with pytest.raises(BenchError) as err:
+        load_study_file(path)
+    assert words in str(err.value) and "\n" not in str(err.value), str(err.value)
+    assert time.process_time() - started < 30  # a bomb is refused, not expanded
+
+
+def test_a_big_grid_of_rates_builds_one_network(tmp_path: Path, monkeypatch) -> None:
+    from bench.studies import config_file
+
+    built: list[str] = []
+    real = config_file._build
+    monkeypatch.setattr(config_file, "_build", lambda spec, part="both": (
+        built.append(part), real(spec, part))[1])
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "factors:\n  learning_rate: [" + ", ".join(
+        f"{0.0001 * (i + 1):.6f}" for i in range(500)) + "]\n")
+    study = config_file.load_study_file(path)
+    assert len(study.grid()) == 500
+    assert built.count("network") == 1 and built.count("optimizer") == 1
+
+
+def test_a_huge_study_file_is_refused_by_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "title: " + "x" * 2_000_000 + "\nfactors: {optimizer: [adam]}\n")
+    done = bench("run", "--config", str(path), "--results", str(tmp_path / "R"))
+    one_line_error(done, "at most 1,000,000")
+    assert not (tmp_path / "R").exists()
+
+
+# ---------------------------------------------------------------- 10. tracebacks
+def test_a_record_with_text_for_a_number_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    results = _result_set(tmp_path / "set")
+    record = next((results / "records" / "runs").glob("*.json"))
+    data = json.loads(record.read_text())
+    data["run"]["epochs"] = "many"
+    record.write_text(json.dumps(data))
+    done = bench("compact", str(results))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (results / "quarantine" / "runs" / record.name).exists()
+    _site([results], tmp_path / "site")
+
+
+@pytest.mark.parametrize("manifest", [[1, 2], "text"])
+def test_a_manifest_that_is_not_an_object_is_one_line(tmp_path: Path, manifest) -> None:
+    results = _result_set(tmp_path / "set")
+    (results / "manifest.json").write_text(json.dumps(manifest))
+    before = _tree(results)
+    for args in (["compact", str(results)], ["status", "--results", str(results)],
+                 ["site", "--results", str(results), "--out", str(tmp_path / "site")]):
+        one_line_error(bench(*args), "not a JSON object")
+    assert _tree(results) == before
+
+
+@pytest.mark.parametrize("entries", [
+    {"../../../../escaped": {"name": "../../../../escaped", "factors": {"optimizer": ["a"]}}},
+    {"evil": "/etc/passwd"}, ["not", "a", "mapping"],
+    {"other": {"name": "evil", "factors": {"optimizer": ["adam"]}}}])
+def test_broken_user_studies_entries_are_left_out(tmp_path: Path, entries) -> None:
+    results = _result_set(tmp_path / "set")
+    manifest = json.loads((results / "manifest.json").read_text())
+    manifest["user_studies"] = entries
+    (results / "manifest.json").write_text(json.dumps(manifest))
+    assert bench("compact", str(results)).returncode == 0
+    assert bench("status", "--results", str(results)).returncode == 0
+    _site([results], tmp_path / "deep" / "er" / "site")
+    assert not list(tmp_path.rglob("escaped*"))
+
+
+def test_disk_full_during_compaction(tmp_path: Path, monkeypatch) -> None:
+    """Simulated: every table write fails with ENOSPC (records are small and still fit)."""
+    import errno
+
+    from bench import store as store_mod
+    from bench.errors import BenchError
+
+    results = _result_set(tmp_path / "set")
+    tables = {p.name: p.read_bytes() for p in results.glob("*.parquet")}
+    store = ResultStore(results)
+    extra = json.loads(next((results / "records" / "runs").glob("*.json")).read_text())
+    extra["run"]["run_id"] = "extra"
+    store.write_record("runs", "extra", extra)
+
+    def full(path: Path, df) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "atomic_write_parquet", full)
+    with pytest.raises(BenchError, match="No space left on device") as err:
+        store.compact()
+    assert "\n" not in str(err.value) and "bench compact" in str(err.value)
+    assert {p.name: p.read_bytes() for p in results.glob("*.parquet")} == tables
+    assert not [p for p in results.rglob("*.tmp")]
+    monkeypatch.undo()
+    store.compact()  # space again: nothing was lost
+    assert "extra" in set(store.table("runs")["run_id"])
+
+
+def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    from bench import executor as executor_mod
+    from bench.cli.common import execute
+    from bench.errors import BenchError
+    from bench.studies.config_file import load_study_file
+    from tests.helpers import FakeExecutor
+    from tests.test_reliability import _study_file
+
+    fake = FakeExecutor(lambda spec: executor_mod.died_record(spec, "not trained"))
+    monkeypatch.setattr(executor_mod, "make_executor", lambda *a, **k: fake)
+
+    def full(self) -> None:
+        raise BenchError("cannot write the tables: No space left on device")
+
+    monkeypatch.setattr(ResultStore, "compact", full)
+    results = tmp_path / "R"
+    with pytest.raises(BenchError, match="No space"):
+        execute([load_study_file(_study_file(tmp_path))], "smoke", 1, results, None, 1, False)
+    session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
+    assert session["ended"] and "No space" in session["compaction_error"]
+    assert session["outcome"] == {"failed": 6} and len(fake.trained) == 6
+    assert len(list((results / "records" / "runs").glob("*.json"))) == 6

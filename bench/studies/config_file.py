@@ -246,6 +246,10 @@ def load_study_file(path: Path | str) -> Study:
     _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
                                                                            strict=True)], where)
     _check_claims(path, study, {spec.factors["level"] for spec in specs})
+    for i, claim in enumerate(study.claims):
+        if claim["kind"] == "overfits" and max(spec.epochs for spec in specs) < 2:
+            raise BenchError(f"study file {path}: field 'claims[{i}]': an overfits claim needs "
+                             "a learning curve: train 2 epochs or more")
     return study
 
 
