@@ -57,11 +57,25 @@ COLUMNS = {
 }
 
 
+def _umask_mode() -> int:
+    """The mode a plain ``open`` would give a new file (a set is shared between hosts and
+    people; ``mkstemp`` alone would make every file private, 0600)."""
+    try:  # Linux: read it without setting it (os.umask would race other threads)
+        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines()
+                    if ln.startswith("Umask:"))
+        mask = int(line.split()[1], 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` via a temporary file + rename (fsync'd)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _umask_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -83,6 +97,7 @@ def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
 def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _umask_mode())
     os.close(fd)
     try:
         df.to_parquet(tmp, index=False)

@@ -553,3 +553,32 @@ def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tm
     assert session["ended"] and "No space" in session["compaction_error"]
     assert session["outcome"] == {"failed": 6} and len(fake.trained) == 6
     assert len(list((results / "records" / "runs").glob("*.json"))) == 6
+
+
+# ---------------------------------------------------------------- 11. smaller
+def test_two_sets_with_one_folder_name_publish_both(tmp_path: Path) -> None:
+    import hashlib
+
+    a, b = _result_set(tmp_path / "a" / "base"), _result_set(tmp_path / "b" / "base")
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["machine"]["cpu"] = "the other cpu"
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    _site([a, b], tmp_path / "site")
+    page = (tmp_path / "site" / "data.html").read_text()
+    for name, root in (("a-base", a), ("b-base", b)):
+        published = tmp_path / "site" / "data" / name / "manifest.json"
+        assert published.read_bytes() == (root / "manifest.json").read_bytes()
+        assert hashlib.sha256(published.read_bytes()).hexdigest() in page
+
+
+def test_records_and_tables_follow_the_umask(tmp_path: Path) -> None:
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        results = _result_set(tmp_path / "set")
+    finally:
+        os.umask(old)
+    files = [p for p in results.rglob("*") if p.is_file() and p.name != ".lock"]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in files), \
+        {p.name: oct(p.stat().st_mode) for p in files}

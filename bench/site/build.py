@@ -45,13 +45,29 @@ def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
     for d in result_dirs:
         if not Path(d).is_dir():
             raise BenchError(f"result set {d} does not exist")
-        sets.append(load_result_set(Path(d)))
+        sets.append(load_result_set(Path(d).resolve()))
+    unique_names(sets)
     writer = SiteWriter(docs)
     publish_all(writer, sets)
     writer.write()
     atomic_write_bytes(docs / "javascripts" / "vendor" / "vega-bundle.js", vega_bundle())
     execute_notebook(docs / "notebook.ipynb")
     return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
+
+
+def unique_names(sets: list[Any]) -> None:
+    """Sets are published under their folder's name; two folders of one name (``a/base``,
+    ``b/base``) get their parent's name in front (then a number), so that neither one's
+    files or pages replace the other's."""
+    names = [rs.name for rs in sets]
+    taken: set[str] = set()
+    for rs in sets:
+        if names.count(rs.name) > 1:
+            rs.name = f"{rs.root.resolve().parent.name}-{rs.name}"
+        name, i = rs.name, 2
+        while rs.name in taken:
+            rs.name, i = f"{name}-{i}", i + 1
+        taken.add(rs.name)
 
 
 #: top-level pages in a reader's order (MkDocs would sort them by file name)
