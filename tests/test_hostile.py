@@ -582,3 +582,18 @@ def test_records_and_tables_follow_the_umask(tmp_path: Path) -> None:
     files = [p for p in results.rglob("*") if p.is_file() and p.name != ".lock"]
     assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in files), \
         {p.name: oct(p.stat().st_mode) for p in files}
+
+
+# ---------------------------------------------------------------- 8. crossed labels
+def test_crossed_labels_with_a_bar_are_refused(tmp_path: Path) -> None:
+    from bench.errors import BenchError
+    from bench.studies.config_file import load_study_file
+
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "factors:\n  optimizer: [{name: adam, label: 'a|b'}, "
+                    "{name: adam, label: a}]\n  learning_rate: [{learning_rate: 0.001, "
+                    "label: c}, {learning_rate: 0.002, label: 'b|c'}]\n")
+    with pytest.raises(BenchError, match=r"factors\.optimizer\[0\].*'\|'"):
+        load_study_file(path)
+    path.write_text(HEAD + "factors:\n  optimizer: [{name: adam, label: 'a|b'}]\n")
+    assert load_study_file(path).grid()  # one factor: no cell to collide with

@@ -232,6 +232,11 @@ def load_study_file(path: Path | str) -> Study:
             if lbl in labels[:i]:
                 raise BenchError(f"study file {path}: field 'factors.{factor.name}[{i}]': "
                                  f"two levels have the label {lbl!r}; give one a label")
+            if len(study.factors) > 1 and "|" in lbl:
+                raise BenchError(f"study file {path}: field 'factors.{factor.name}[{i}]': the "
+                                 f"label {lbl!r} holds '|', which joins the labels of crossed "
+                                 "factors (a|b x c and a x b|c would be one cell); give it a "
+                                 "label without it")
             where[f"{factor.name}={lbl}"] = f"factors.{factor.name}[{i}]"
             try:
                 study.spec(PROFILES["paper"], 0, changes, {factor.name: lbl}).check_sizes()
@@ -243,6 +248,9 @@ def load_study_file(path: Path | str) -> Study:
         specs = [study.spec(PROFILES["paper"], 0, changes, labels) for labels, changes in cells]
     except (BenchError, TypeError, ValueError) as exc:
         raise BenchError(f"study file {path}: field 'factors': {exc}") from exc
+    if len({spec.factors["level"] for spec in specs}) < len(specs):
+        raise BenchError(f"study file {path}: field 'factors': two grid cells have one label; "
+                         "give their levels distinct labels")
     _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
                                                                            strict=True)], where)
     _check_claims(path, study, {spec.factors["level"] for spec in specs})
