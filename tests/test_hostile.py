@@ -597,3 +597,57 @@ def test_crossed_labels_with_a_bar_are_refused(tmp_path: Path) -> None:
         load_study_file(path)
     path.write_text(HEAD + "factors:\n  optimizer: [{name: adam, label: 'a|b'}]\n")
     assert load_study_file(path).grid()  # one factor: no cell to collide with
+
+
+# ---------------------------------------------------------------- 4. two processes, one pyramid
+def test_two_runners_on_a_staged_study_grow_one_pyramid(tmp_path: Path) -> None:
+    """Two runners (threads standing in for processes: the claim locks are file locks) on
+    one set: each stage's winner is chosen once every run of the stage is stored."""
+    import time
+
+    from bench.studies import REGISTRY, get_profile
+    from bench.studies.runner import StopFlag, StudyRunner
+    from tests.helpers import FakeExecutor
+    from tests.test_architecture_stages import _record
+
+    def slow(spec):
+        """[512] wins stage 1 with its slow seed-0 run (the smoke profile's one pilot seed
+        chooses): a runner that chooses before that run is stored grows [256] instead."""
+        hidden = tuple(spec.architecture()["hidden"])
+        record = _record(spec)
+        if len(hidden) == 1:
+            val = {(256,): 0.7, (512,): (0.99, 0.6)[spec.seed]}.get(hidden, 0.5)
+            record["run"]["final_val_accuracy"] = val
+            record["epochs"][0]["value"] = val
+        time.sleep(0.6 if hidden == (512,) and spec.seed == 0 else 0.02)
+        return record
+
+    executors = [FakeExecutor(slow), FakeExecutor(slow)]
+    errors: list[BaseException] = []
+
+    def run(executor: FakeExecutor) -> None:
+        try:
+            runner = StudyRunner(ResultStore(tmp_path / "R"), executor, get_profile("smoke"),
+                                 seeds=2)
+            runner.poll_seconds = 0.05
+            with StopFlag() as stop:
+                runner.run(REGISTRY.get("architecture"), stop)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in executors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    trained = [s for e in executors for s in e.trained]
+    assert len(trained) == 2 * (9 + 4 + 4 + 1)  # each run once: one pyramid
+    assert len({s.config_hash() for s in trained}) == len(trained)
+    assert all(e.trained for e in executors)  # both took part
+    bases = {}
+    for spec in trained:
+        bases.setdefault(spec.factors["factor"], set()).add(
+            tuple(spec.architecture()["hidden"][:-1]))
+    assert all(len(b) == 1 for b in bases.values()), bases
+    assert bases["layer2_units"] == {(512,)}
