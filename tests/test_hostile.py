@@ -419,7 +419,7 @@ SILENT_BAD = {  # (study file body after HEAD, words of the one-line error)
     "epochs_huge": ("factors:\n  epochs: [1000000000]\n", "epochs must be between"),
     "overfits_one_epoch": ("base: {dataset: mnist, model: model_1, epochs: 1}\nfactors:\n"
                            "  optimizer: [adam, sgd]\nclaims: [{kind: overfits, level: adam}]\n",
-                           "2 epochs or more"),
+                           "4 epochs or more"),
 }
 
 

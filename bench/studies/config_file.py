@@ -254,10 +254,14 @@ def load_study_file(path: Path | str) -> Study:
     _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
                                                                            strict=True)], where)
     _check_claims(path, study, {spec.factors["level"] for spec in specs})
+    from bench.report.claims import OVERFIT_MIN_EPOCHS as CURVE
+
     for i, claim in enumerate(study.claims):
-        if claim["kind"] == "overfits" and max(spec.epochs for spec in specs) < 2:
+        epochs = [s.epochs for s in specs if s.factors["level"] == claim["level"]]
+        if claim["kind"] == "overfits" and epochs and max(epochs) < CURVE:
             raise BenchError(f"study file {path}: field 'claims[{i}]': an overfits claim needs "
-                             "a learning curve: train 2 epochs or more")
+                             f"a learning curve of {CURVE} epochs or more; level "
+                             f"{claim['level']!r} trains {max(epochs)}")
     return study
 
 
