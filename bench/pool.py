@@ -35,42 +35,73 @@ def resilient_map(items: Iterable[Any], submit: Callable[[Any], cf.Future],
                   failed: Callable[[Any, str], Any]) -> Iterator[Any]:
     """Results of ``submit(item)`` as they finish, at most ``window`` in flight; after a
     worker dies, ``restart()`` (returns the cause) and isolate the suspects."""
-    source = iter(items)
-    suspects: list[Any] = []
-    inflight: dict[cf.Future, Any] = {}
-    alone = False  # the one task in flight is a suspect running alone
-    try:
-        while True:
-            if suspects or alone:
-                if not inflight and suspects:
-                    item = suspects.pop(0)
-                    inflight[submit(item)] = item
-                    alone = True
-            else:
-                while len(inflight) < window and (item := next(source, _END)) is not _END:
-                    inflight[submit(item)] = item
-            if not inflight:
+    yield from _Window(iter(items), submit, restart, window, failed).results()
+
+
+class _Window:
+    """The tasks in flight, the suspects to rerun alone, the items a broken pool refused."""
+
+    def __init__(self, source: Iterator[Any], submit: Callable[[Any], cf.Future],
+                 restart: Callable[[], str], window: int,
+                 failed: Callable[[Any, str], Any]) -> None:
+        self.source, self.submit, self.restart = source, submit, restart
+        self.window, self.failed = window, failed
+        self.inflight: dict[cf.Future, Any] = {}
+        self.suspects: list[Any] = []
+        self.requeue: list[Any] = []  # refused by a broken pool before they ran
+        self.alone = False  # the one task in flight is a suspect running alone
+
+    def results(self) -> Iterator[Any]:
+        try:
+            while True:
+                self._fill()
+                if not self.inflight:
+                    return
+                yield from self._collect()
+        finally:
+            for future in self.inflight:
+                future.cancel()
+
+    def _fill(self) -> None:
+        if self.suspects or self.alone:
+            if not self.inflight and self.suspects:
+                self._put(self.suspects.pop(0))
+                self.alone = True
+            return
+        while len(self.inflight) < self.window:
+            item = self.requeue.pop(0) if self.requeue else next(self.source, _END)
+            if item is _END:
                 return
-            done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-            broken = False
-            for future in done:
-                item = inflight.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    inflight[future] = item  # lost with the others
-                    broken = True
-                    continue
-                yield result
-            if broken:
-                lost, was_alone = list(inflight.values()), alone
-                inflight.clear()
-                cause = restart()
-                if was_alone and len(lost) == 1:
-                    yield failed(lost[0], cause)
-                else:
-                    suspects += lost
-            alone = bool(inflight) and alone
-    finally:
-        for future in inflight:
-            future.cancel()
+            self._put(item)
+
+    def _put(self, item: Any) -> None:
+        try:
+            self.inflight[self.submit(item)] = item
+        except BrokenProcessPool:
+            if self.inflight:  # the death shows in a future; ``_collect`` restarts
+                self.requeue.append(item)
+                return
+            self.restart()  # a worker died while idle
+            self.inflight[self.submit(item)] = item
+
+    def _collect(self) -> Iterator[Any]:
+        done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
+        broken = False
+        for future in done:
+            item = self.inflight.pop(future)
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                self.inflight[future] = item  # lost with the others
+                broken = True
+                continue
+            yield result
+        if broken:
+            lost, was_alone = list(self.inflight.values()), self.alone
+            self.inflight.clear()
+            cause = self.restart()
+            if was_alone and len(lost) == 1:
+                yield self.failed(lost[0], cause)
+            else:
+                self.suspects += lost
+        self.alone = bool(self.inflight) and self.alone
