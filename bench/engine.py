@@ -195,8 +195,8 @@ def run(spec: RunSpec, options: EngineOptions | None = None) -> dict[str, Any]:
     started = time.time()
     try:
         _train(spec, options, record)
-    except Exception as exc:  # one bad run must not stop a sweep
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+    except (Exception, SystemExit) as exc:  # one bad run (a builder's sys.exit too) must not
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}",  # stop a sweep
                    traceback=traceback.format_exc(limit=5))
     row["started_at"] = started
     row["wall_seconds"] = time.time() - started

@@ -145,6 +145,23 @@ def _worker_run(spec_dict: dict[str, Any], options_dict: dict[str, Any]) -> dict
     return engine.run(RunSpec.from_dict(spec_dict), EngineOptions(**options_dict))
 
 
+def died_record(spec: Any, cause: str) -> dict[str, Any]:
+    """The failed record of a run whose worker died (built here: the parent never imports
+    the framework)."""
+    arch = spec.architecture()
+    row = {"run_id": spec.config_hash(), "config_hash": spec.config_hash(),
+           "study": spec.study, "dataset": spec.dataset, "arch": arch,
+           "model_kind": arch.get("kind"), "seed": spec.seed, "epochs": spec.epochs,
+           "batch_size": spec.batch_size, "optimizer": spec.optimizer_name,
+           "fraction": spec.fraction, "validation": spec.validation,
+           "factors": dict(spec.factors), "status": "failed", "error": f"WorkerDied: {cause}"}
+    return {"run": row, "epochs": [], "classes": [], "confusion": [], "predictions": []}
+
+
+def _no_result(item: Any, cause: str) -> Any:
+    raise BenchError(f"{cause}: {getattr(item, 'search_id', item)}")
+
+
 class LocalExecutor:
     """Runs specs in this process (``workers=1``) or in a pool of pinned processes."""
 
@@ -173,21 +190,37 @@ class LocalExecutor:
                 options = options or self.options or EngineOptions()
                 yield engine.run(spec, options)
             return
-        pool = self._ensure_pool()
-        yield from windowed(specs, lambda s: pool.submit(_worker_run, s.to_dict(),
-                                                           self._options_dict()),
-                            self.workers, _wait_futures)
+        yield from self._pool_map(
+            specs, lambda s: self._ensure_pool().submit(_worker_run, s.to_dict(),
+                                                        self._options_dict()), died_record)
 
-    def map_tasks(self, fn: Any, items: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    def map_tasks(self, fn: Any, items: Iterable[Any],
+                  failed: Any = None) -> Iterator[dict[str, Any]]:
         """Results of ``fn(item, options)`` as they finish, each call one unit of work (an
-        HPO search); ``fn`` must be importable by name, ``item`` picklable."""
+        HPO search); ``fn`` must be importable by name, ``item`` picklable. ``failed(item,
+        cause)`` is the result of an item whose worker died (else that ends the command)."""
         if self.workers == 1:
             for item in items:
                 yield fn(item, self._options_dict())
             return
-        pool = self._ensure_pool()
-        yield from windowed(items, lambda i: pool.submit(fn, i, self._options_dict()),
-                            self.workers, _wait_futures)
+        yield from self._pool_map(
+            items, lambda i: self._ensure_pool().submit(fn, i, self._options_dict()),
+            failed or _no_result)
+
+    def _pool_map(self, items: Iterable[Any], submit: Any, failed: Any) -> Iterator[Any]:
+        from bench.pool import resilient_map
+
+        yield from resilient_map(items, submit, self._restart, self.workers, failed)
+
+    def _restart(self) -> str:
+        """Replace a pool whose worker died; returns why it died."""
+        from bench.pool import died
+
+        cause = died(self._pool)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        return cause
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -202,10 +235,29 @@ class LocalExecutor:
                 initializer=_worker_init, initargs=(queue, env))
         return self._pool
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """Wait for the runs in flight, or with ``now`` end the workers at once."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if now:
+                for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    with contextlib.suppress(Exception):
+                        proc.terminate()
+            self._pool.shutdown(wait=not now, cancel_futures=True)
             self._pool = None
+
+
+def check_workers(workers: int, executor: str) -> int:
+    """``--workers`` between 0 (auto) and the cores this process may use (each worker is a
+    training process of its own, ~750 MB); ``--executor`` a known one."""
+    if executor not in ("local", "ray"):
+        raise BenchError(f"unknown executor {executor!r}; valid: local, ray")
+    cores = len(available_cores())
+    if executor == "local" and not 0 <= workers <= cores:
+        raise BenchError(f"--workers must be between 0 (one per core) and {cores}, the cores "
+                         f"this process may use; got {workers}")
+    if workers < 0:
+        raise BenchError(f"--workers must be >= 0, got {workers}")
+    return workers
 
 
 def make_executor(name: str, workers: int, options: Any, **kwargs: Any) -> Any:

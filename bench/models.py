@@ -119,7 +119,20 @@ def build_custom(spec: Any) -> keras.Model:
     if tuple(model.output_shape)[-1] != N_CLASSES:
         raise BenchError(f"model {path!r}: output shape {model.output_shape}, expected "
                          f"{N_CLASSES} classes")
+    _check_probabilities(path, model)
     return model
+
+
+def _check_probabilities(path: str, model: keras.Model) -> None:
+    """The outputs are class probabilities (a softmax): logits would be trained and stored
+    as ``ok`` with a wrong loss."""
+    import numpy as np
+
+    x = np.random.default_rng(0).random((2, *INPUT_SHAPE), dtype="float32")
+    y = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype="float64")
+    if not (np.isfinite(y).all() and (y >= -1e-6).all() and np.allclose(y.sum(-1), 1, atol=1e-2)):
+        raise BenchError(f"model {path!r}: the outputs are not probabilities (end the network "
+                         "with a softmax)")
 
 
 def build_for(spec: Any) -> keras.Model:

@@ -67,8 +67,10 @@ class RayExecutor:
         yield from self._windowed(specs, lambda s: self._remote.remote(s.to_dict(), options,
                                                                         env))
 
-    def map_tasks(self, fn: Any, items: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        """``fn(item, options)`` as one Ray task per item (an HPO search with all its trials)."""
+    def map_tasks(self, fn: Any, items: Iterable[Any],
+                  failed: Any = None) -> Iterator[dict[str, Any]]:
+        """``fn(item, options)`` as one Ray task per item (an HPO search with all its trials);
+        ``failed`` is the local pool's (Ray reports a dead worker itself)."""
         options, env = self._options_env()
         yield from self._windowed(items, lambda i: self._call.remote(fn, i, options, env))
 
@@ -89,5 +91,5 @@ class RayExecutor:
 
         yield from windowed(items, submit, window, wait, cancel=self._ray.cancel)
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
         self._ray.shutdown()

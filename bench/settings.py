@@ -112,6 +112,17 @@ def check_optimizer(optimizer: Any) -> None:
     if not isinstance(optimizer, dict) or not isinstance(optimizer.get("name"), str):
         raise BenchError(f"optimizer must be a name or {{name: ..., argument: value}}, "
                          f"got {optimizer!r}")
+    key = json.dumps(optimizer, sort_keys=True, default=repr)
+    if key not in _CHECKED:  # building one takes ~10 ms; a grid has many cells
+        _check_optimizer_dict(optimizer)
+        _CHECKED.add(key)
+
+
+_CHECKED: set[str] = set()
+
+
+def _check_optimizer_dict(optimizer: dict[str, Any]) -> None:
+    """Argument names against the Keras signature, values by kind, then build it once."""
     name, args = optimizer_parts(optimizer)
     cls, _ = _keras_class(name)
     valid = [p for p in inspect.signature(cls).parameters if p not in _RESERVED_ARGS]
@@ -122,10 +133,38 @@ def check_optimizer(optimizer: Any) -> None:
         if arg not in valid:
             raise BenchError(f"optimizer {name}: unknown argument {arg!r}; valid: "
                              f"{', '.join(valid)}")
+        _check_argument(name, arg, args[arg], inspect.signature(cls).parameters[arg].default)
     try:
         make_optimizer(optimizer, None)
     except (TypeError, ValueError) as exc:
         raise BenchError(f"optimizer {name}: {exc}") from exc
+
+
+#: optimizer arguments that must be above 0, and those that are a share in [0, 1]
+_POSITIVE_ARGS = {"epsilon", "clipnorm", "clipvalue", "global_clipnorm"}
+_UNIT_ARGS = {"momentum", "beta_1", "beta_2", "beta_3", "rho", "ema_momentum",
+              "initial_accumulator_value"}
+
+
+def _check_argument(name: str, arg: str, value: Any, default: Any) -> None:
+    """Keras checks few optimizer arguments: a flag must be true or false, a number finite
+    and not negative (some above 0, some at most 1)."""
+    import math
+
+    where = f"optimizer {name}: {arg}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise BenchError(f"{where} must be true or false, got {value!r}")
+        return
+    if value is None or not isinstance(default, int | float | type(None)):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BenchError(f"{where} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (arg in _POSITIVE_ARGS and value == 0):
+        bound = "above 0" if arg in _POSITIVE_ARGS else "0 or more"
+        raise BenchError(f"{where} must be a finite number {bound}, got {value!r}")
+    if arg in _UNIT_ARGS and arg != "initial_accumulator_value" and value > 1:
+        raise BenchError(f"{where} must be in [0, 1], got {value!r}")
 
 
 def make_optimizer(optimizer: str | dict[str, Any], learning_rate: float | dict | None) -> Any:
@@ -168,6 +207,14 @@ def check_schedule(value: dict[str, Any]) -> None:
     """Name, argument names (the class's signature) and values (built once)."""
     if not isinstance(value.get("name"), str):
         raise BenchError(f"a learning-rate schedule needs a name, got {value!r}")
+    key = "schedule " + json.dumps(value, sort_keys=True, default=repr)
+    if key not in _CHECKED:
+        _check_schedule(value)
+        _CHECKED.add(key)
+
+
+def _check_schedule(value: dict[str, Any]) -> None:
+    """Name, argument names and the rates it gives (built once)."""
     cls = _schedule_class(value["name"])
     valid = [p for p in inspect.signature(cls).parameters if p != "name"]
     for arg in value:
@@ -176,9 +223,15 @@ def check_schedule(value: dict[str, Any]) -> None:
                              f"{arg!r}; valid: {', '.join(valid)}")
     try:
         schedule = make_schedule(value)
-        float(schedule(0))
+        rates = [float(schedule(step)) for step in (0, 1, 10, 100, 1_000, 10_000, 100_000)]
     except (TypeError, ValueError) as exc:
         raise BenchError(f"learning-rate schedule {value['name']}: {exc}") from exc
+    import math
+
+    if not all(math.isfinite(r) and r >= 0 for r in rates) or not rates[0] > 0:
+        raise BenchError(f"learning-rate schedule {value['name']}: the rate must start above "
+                         f"0 and stay a finite number, not negative (it is {rates[0]:g} at "
+                         f"step 0, {min(rates):g} at its lowest)")
 
 
 def initial_learning_rate(value: dict[str, Any]) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -25,6 +26,9 @@ DATASETS = ("mnist", "fashion_mnist")
 DEFAULT_VALIDATION = "holdout:0.1"
 #: settings added after results were stored: left out of the hash while at their default
 HASH_OPTIONAL = ("dropout", "regularizer", "label_smoothing")
+MAX_EPOCHS = 1000  # the papers train 50 at most; a typo (1e9) would never end
+TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's training images
+MIN_TRAIN, MIN_HOLDOUT = 100, 10  # fewer trains or validates on noise, yet reads "ok"
 
 
 def parse_validation(text: str) -> float | None:
@@ -36,7 +40,7 @@ def parse_validation(text: str) -> float | None:
         value = float(size)
     except ValueError:
         value = -1.0
-    if kind != "holdout" or not value > 0 or (value >= 1 and value != int(value)):
+    if kind != "holdout" or not 0 < value < math.inf or (value >= 1 and value != int(value)):
         raise BenchError(f"validation must be test, none or holdout:N (a count, or a share "
                          f"below 1), got {text!r}")
     return value
@@ -169,17 +173,34 @@ class RunSpec:
         for name in ("fraction", "test_fraction", "score_fraction"):
             if not 0 < getattr(self, name) <= 1:
                 raise BenchError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if self.epochs < 1:
-            raise BenchError(f"epochs must be >= 1, got {self.epochs}")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise BenchError(f"epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs}")
         if self.batch_size is not None and self.batch_size < 1:
             raise BenchError(f"batch_size must be >= 1, got {self.batch_size}")
-        if isinstance(self.learning_rate, int | float) and not self.learning_rate > 0:
-            raise BenchError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if isinstance(self.learning_rate, int | float) and \
+                not 0 < self.learning_rate < math.inf:
+            raise BenchError(f"learning_rate must be a finite number > 0, got "
+                             f"{self.learning_rate}")
         if not isinstance(self.validation, str):
             raise BenchError(f"validation must be a string, got {self.validation!r}")
         parse_validation(self.validation)
         if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
             raise BenchError(f"unknown precision {self.precision!r}")
+        return self
+
+    def check_sizes(self) -> RunSpec:
+        """Enough training and validation images at the papers' data sizes (a study file's
+        own settings; a reduced profile scales the data down on purpose)."""
+        share = parse_validation(self.validation)
+        held = 0 if share is None else round(share * TRAIN_IMAGES) if share < 1 else int(share)
+        trained = int((TRAIN_IMAGES - held) * self.fraction)
+        if share is not None and held < MIN_HOLDOUT:
+            raise BenchError(f"validation {self.validation} holds out {held} images; at least "
+                             f"{MIN_HOLDOUT} are needed")
+        if trained < MIN_TRAIN:
+            raise BenchError(f"fraction {self.fraction:g} with validation {self.validation} "
+                             f"trains on {max(trained, 0)} images; at least {MIN_TRAIN} are "
+                             "needed")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,10 +34,20 @@ from filelock import FileLock, Timeout
 
 from bench import SCHEMA_VERSION
 from bench.errors import BenchError
+from bench.record_check import record_problem as _record_problem
+from bench.record_check import user_studies  # noqa: F401 (re-exported)
+from bench.tidy import tidy_runs, uniform_objects
 
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
 SEARCH_TABLES = ("searches", "trials")
-FINAL_STATUSES = ("ok", "diverged")  # a stored run with one of these is not run again
+#: what only a result set holds: a folder with none of these is someone else's
+SET_MARKS = ("manifest.json", "records", "claims", ".lock", "optuna", "partial", "quarantine")
+#: the set's own folders and files: never a symbolic link (writes would land elsewhere)
+OWN = ("records", "records/runs", "records/searches", "derived", "claims", "quarantine",
+       "quarantine/runs", "quarantine/searches", "optuna", "partial", "manifest.json", ".lock",
+       *(f"{t}.parquet" for t in (*RUN_TABLES, *SEARCH_TABLES)))
+FINAL_STATUSES = ("ok", "diverged")
+ # a stored run with one of these is not run again
 #: the columns of each run table, so that an empty one (every run failed) still has them
 COLUMNS = {
     "epochs": ["run_id", "epoch", "split", "metric", "value"],
@@ -47,11 +57,25 @@ COLUMNS = {
 }
 
 
+def _umask_mode() -> int:
+    """The mode a plain ``open`` would give a new file (a set is shared between hosts and
+    people; ``mkstemp`` alone would make every file private, 0600)."""
+    try:  # Linux: read it without setting it (os.umask would race other threads)
+        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines()
+                    if ln.startswith("Umask:"))
+        mask = int(line.split()[1], 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` via a temporary file + rename (fsync'd)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _umask_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -73,6 +97,7 @@ def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
 def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _umask_mode())
     os.close(fd)
     try:
         df.to_parquet(tmp, index=False)
@@ -102,11 +127,14 @@ class ResultStore:
     """A result set on disk."""
 
     def __init__(self, root: Path | str, create: bool = True) -> None:
+        if not str(root).strip():
+            raise BenchError("--results is empty; name a folder for the result set")
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise BenchError(f"result set {self.root} is a file, not a folder")
         if not create and not self.root.is_dir():
             raise BenchError(f"result set {self.root} does not exist")
+        self._check_folder(create)
         if create:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -117,6 +145,21 @@ class ResultStore:
                 raise BenchError(f"cannot write the result set {self.root}: "
                                  f"{exc.strerror or exc}") from exc
         self._check_schema()
+
+    def _check_folder(self, create: bool) -> None:
+        """Refuse a folder that is not a result set (a new set needs an empty or new one),
+        and a set whose own folders or files are links (writes would land elsewhere)."""
+        root = self.root
+        if root.is_dir() and not any((root / m).exists() for m in SET_MARKS):
+            if not create:
+                raise BenchError(f"{root} is not a result set (no manifest.json or records/)")
+            if any(root.iterdir()):
+                raise BenchError(f"--results {root} is a non-empty folder that is not a result "
+                                 "set; give a new or empty folder (nothing was written)")
+        links = [name for name in OWN if (root / name).is_symlink()]
+        if links:
+            raise BenchError(f"result set {root}: {links[0]} is a symbolic link; a set holds "
+                             "its own files (copy the target in; nothing was written)")
 
     # ------------------------------------------------------------------ paths and locks
     def path(self, name: str) -> Path:
@@ -136,7 +179,10 @@ class ResultStore:
         record is written); None when another process holds it."""
         claims = self.root / "claims"
         claims.mkdir(exist_ok=True)
-        lock = FileLock(str(claims / f"{run_id}.lock"), timeout=0)
+        path = claims / f"{run_id}.lock"
+        if path.is_symlink():  # locking opens (and truncates) the link's target
+            path.unlink()
+        lock = FileLock(str(path), timeout=0)
         try:
             lock.acquire()
         except Timeout:
@@ -151,7 +197,11 @@ class ResultStore:
     def manifest(self) -> dict[str, Any]:
         if not self.manifest_path.exists():
             return {}
-        return read_json(self.manifest_path)
+        manifest = read_json(self.manifest_path)
+        if not isinstance(manifest, dict):
+            raise BenchError(f"{self.manifest_path} is not a JSON object; restore it from a "
+                             "copy (nothing was written)")
+        return manifest
 
     def _check_schema(self) -> None:
         if not self.manifest_path.exists():
@@ -173,7 +223,11 @@ class ResultStore:
                 sessions = manifest.setdefault("sessions", [])
                 sessions[:] = [s for s in sessions if s.get("id") != session["id"]] + [session]
             manifest["updated"] = time.time()
-            atomic_write_json(self.manifest_path, manifest)
+            try:
+                atomic_write_json(self.manifest_path, manifest)
+            except OSError as exc:
+                raise BenchError(f"cannot write {self.manifest_path}: {exc.strerror or exc}; "
+                                 "the previous manifest is kept") from exc
             return manifest
 
     # ------------------------------------------------------------------ records
@@ -255,10 +309,16 @@ class ResultStore:
 
     # ------------------------------------------------------------------ tables
     def compact(self) -> dict[str, int]:
-        """Rebuild every table from the records; returns row counts."""
-        with self.lock():
-            counts = self._compact_runs()
-            counts.update(self._compact_searches())
+        """Rebuild every table from the records; returns row counts. A write that fails
+        (disk full) leaves the old tables and every record as they were."""
+        try:
+            with self.lock():
+                counts = self._compact_runs()
+                counts.update(self._compact_searches())
+        except OSError as exc:
+            raise BenchError(f"cannot write the tables of {self.root}: "
+                             f"{exc.strerror or exc}; the records and the previous tables "
+                             "are kept: free space and run `bench compact`") from exc
         return counts
 
     def _compact_runs(self) -> dict[str, int]:
@@ -280,9 +340,9 @@ class ResultStore:
         for table, items in rows.items():
             fresh = pd.DataFrame(items) if items else pd.DataFrame(columns=COLUMNS.get(table))
             df = self._with_unbacked_rows(table, fresh, have, "run_id")
-            df = _uniform_objects(df)
+            df = uniform_objects(df)
             if table == "runs":
-                df = _tidy_runs(df)
+                df = tidy_runs(df)
             atomic_write_parquet(self.table_path(table), df)
             counts[table] = len(df)
         return counts
@@ -320,7 +380,7 @@ class ResultStore:
             df = self._with_unbacked_rows(table, pd.DataFrame(items), have, "search_id")
             if df.empty:
                 continue
-            atomic_write_parquet(self.table_path(table), _uniform_objects(df))
+            atomic_write_parquet(self.table_path(table), uniform_objects(df))
             counts[table] = len(df)
         return counts
 
@@ -362,65 +422,6 @@ class ResultStore:
         """A JSON file of the set (None when absent)."""
         path = self.path(name)
         return read_json(path) if path.exists() else None
-
-
-def _record_problem(kind: str, rec: Any) -> str | None:
-    """Why ``rec`` is not a usable record of ``kind`` (None when it is)."""
-    key, ident = ("run", "run_id") if kind == "runs" else ("search", "search_id")
-    if not isinstance(rec, dict) or not isinstance(rec.get(key), dict):
-        return f"not a {key} record"
-    row = rec[key]
-    if not isinstance(row.get(ident), str):
-        return f"no {ident}"
-    if not isinstance(row.get("study"), str):
-        return "no study"
-    if row.get("factors") is not None and not isinstance(row["factors"], dict):
-        return "factors is not a mapping"
-    tables = RUN_TABLES[1:] if kind == "runs" else ("trials",)
-    for t in tables:
-        items = rec.get(t, [])
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            return f"{t} is not a list of rows"
-    return None
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
-
-
-def _uniform_objects(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns holding mixed types (e.g. levels 512 and "None") become strings."""
-    for col in [c for c in df.columns if df[c].dtype == "object"]:
-        kinds = {type(v) for v in df[col] if not _missing(v)}
-        if len(kinds) > 1 or kinds & {list, dict}:
-            df[col] = [None if _missing(v) else
-                       (json.dumps(v) if isinstance(v, list | dict) else str(v)) for v in df[col]]
-    return df
-
-
-def _tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
-    for col in ("batch_size", "diverged_epoch", "epochs_completed", "params", "n_train"):
-        if col in df:
-            values = pd.to_numeric(df[col], errors="coerce")
-            whole = values.dropna()
-            # integers stay integers; a non-integer value (a hand-edited record) keeps floats
-            df[col] = pd.array(values, dtype="Int64") if (whole == whole.round()).all() \
-                else values
-    for col in ("test_accuracy", "test_loss", "train_seconds", "learning_rate", "macro_f1",
-                "score_accuracy", "fit_seconds", "wall_seconds", "test_fraction", "fraction"):
-        if col not in df:
-            df[col] = float("nan")
-    for col in ("error", "traceback", "dataset", "model", "optimizer", "activation",
-                "initializer", "validation", "factor", "level", "profile"):
-        if col not in df:
-            df[col] = None
-    for col in ("params", "n_train", "epochs", "diverged_epoch"):
-        if col not in df:
-            df[col] = pd.array([None] * len(df), dtype="Int64")
-    for col in ("run_id", "study", "status"):
-        if col not in df:
-            df[col] = pd.Series(dtype=object)
-    return df.sort_values(["study", "run_id"]).reset_index(drop=True)
 
 
 def open_results(path: Path | str) -> ResultStore:

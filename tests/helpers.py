@@ -17,6 +17,17 @@ def bench(*args: str, env: dict[str, str] | None = None, timeout: int = 600,
                           env=full_env, timeout=timeout, cwd=cwd or ROOT)
 
 
+def one_line_error(done: subprocess.CompletedProcess, *words: str) -> None:
+    """``bench`` refused: exit 2, one error line on stderr naming ``words``, no traceback
+    (a tiny test dataset's unverified-checksum warning may come before it)."""
+    lines = [ln for ln in done.stderr.strip().splitlines()
+             if "UserWarning" not in ln and not ln.startswith("  ")]
+    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
 def assert_same_accuracy(accuracy: dict[str, list[float]], reference: str, other: str,
                          floor: float, tolerance: float) -> None:
     """Both arms learn (reference mean above ``floor``), their means differ by less than
@@ -41,3 +52,6 @@ class FakeExecutor:
         for spec in specs:
             self.trained.append(spec)
             yield self.make_record(spec)
+
+    def close(self, now: bool = False) -> None:
+        pass

@@ -37,7 +37,7 @@ def main() -> None:
     except BenchError as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         sys.exit(2)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:

@@ -105,16 +105,20 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
         shown_storage = check_optuna_storage(optuna_storage)
         extra["optuna_storage"] = optuna_storage
     results = results or default_results(profile.name)
-    store = ResultStore(results)
     from bench.devices import unseen_gpu_warning
-    from bench.executor import default_workers, make_executor
+    from bench.executor import check_workers, default_workers, make_executor
     from bench.manifest import environment
     from bench.options import EngineOptions
 
+    workers = check_workers(workers, executor_name) or default_workers()
+    if extra.get("algorithms"):
+        from bench.hpo.libraries import parse_methods
+
+        parse_methods(extra["algorithms"])  # an unknown one: refused before any session
+    store = ResultStore(results)  # only now: bad input above leaves no folder behind
     warning = unseen_gpu_warning()
     if warning:
         console.print(f"[yellow]{warning}[/]", soft_wrap=True)
-    workers = workers or default_workers()
     options = EngineOptions(data_dir=str(data_dir) if data_dir else None,
                             deterministic=deterministic, epoch_loop=epoch_loop)
     executor = make_executor(executor_name, workers, options, address=address,
@@ -130,7 +134,11 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     session["git_commit"] = env["git_commit"]  # each sitting's code, not only the last one's
     user = {s.name: s.definition for s in studies if s.definition is not None}
     if user:  # the site and the report read a study file's factors and claims from here
-        env["user_studies"] = {**store.manifest().get("user_studies", {}), **user}
+        kept = store.manifest().get("user_studies") or {}
+        if not isinstance(kept, dict):
+            raise BenchError(f"{store.manifest_path}: user_studies is not a mapping; fix or "
+                             "remove it (nothing was written)")
+        env["user_studies"] = {**kept, **user}
     store.update_manifest(session=session, datasets=datasets, **env)
     planned, seconds = _plan_size(studies, profile, seeds, extra.get("trials"))
     console.print(f"plan: {planned:,} trainings, about {seconds / 3600:.1f} h for one worker on "
@@ -161,11 +169,15 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                 session["topups"] = _top_up(store, runner,
                                             [s for s in studies if s.kind == "train"],
                                             max_seeds, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now (the runs in flight are lost)
+        runner.outcome.interrupted = True
+        executor.close(now=True)
     finally:
         executor.close()
-        counts = store.compact()
+        counts, failure = _compact(store)
         session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
-                       interrupted=runner.outcome.interrupted)
+                       interrupted=runner.outcome.interrupted,
+                       **({"compaction_error": str(failure)} if failure else {}))
         changes: dict[str, Any] = {"session": session}
         if runner.outcome.ran:
             from bench.devices import detect
@@ -185,9 +197,19 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
                 "hardware_used": runner.outcome.hardware_used(),
             }
         store.update_manifest(**changes)
+    if failure:
+        raise failure
     _derive(store)
     summarize(runner.outcome, counts, store.root)
     return runner.outcome
+
+
+def _compact(store: ResultStore) -> tuple[dict[str, int], BenchError | None]:
+    """Compact, keeping a failure (disk full) for after the session's end is recorded."""
+    try:
+        return store.compact(), None
+    except BenchError as exc:
+        return {}, exc
 
 
 def _batches(studies: list[Study]) -> list[list[Study]]:

@@ -179,13 +179,27 @@ def run_hpo_studies(studies: list[Study], runner: Any, stop: Any,
 def _map(executor: Any, tasks: Iterator[SearchTask]) -> Iterator[dict[str, Any]]:
     """Records of ``tasks`` as they finish: on the executor's workers, else in this process."""
     if hasattr(executor, "map_tasks"):
-        yield from executor.map_tasks(run_search_task, tasks)
+        import inspect
+
+        takes = "failed" in inspect.signature(executor.map_tasks).parameters
+        yield from executor.map_tasks(run_search_task, tasks,
+                                      **({"failed": _died} if takes else {}))
         return
     from dataclasses import asdict
 
     options = getattr(executor, "options", None)
     for task in tasks:
         yield run_search_task(task, asdict(options) if options is not None else {})
+
+
+def _died(task: SearchTask, cause: str) -> dict[str, Any]:
+    """The failed record of a search whose worker died (its finished trials stay in
+    ``partial/`` and are resumed by the next run)."""
+    import time
+
+    from bench.hpo.search import search_record
+
+    return search_record(task, [], 0, f"WorkerDied: {cause}", time.time(), False)
 
 
 def _claimed(tasks: list[SearchTask], store: Any, force: bool, stop: Any,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -169,7 +170,8 @@ def check_optuna_storage(url: str) -> str:
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except Exception as exc:
-        raise BenchError(f"--optuna-storage {url!r} is not a database URL "
+        hidden = re.sub(r"(://[^/@]*?:)[^/]*@", r"\1***@", url)  # never echo a password
+        raise BenchError(f"--optuna-storage {hidden!r} is not a database URL "
                          "(e.g. postgresql+psycopg2://user@host/db)") from exc
     try:
         import optuna

@@ -16,7 +16,7 @@ from bench.report.answers import answers
 from bench.report.claims import user_claims, verdicts
 from bench.report.paper import paper_vs_measured
 from bench.report.stats import level_stats, pairwise, scores
-from bench.store import ResultStore
+from bench.store import ResultStore, user_studies
 
 
 def build_report(store: ResultStore) -> dict[str, int]:
@@ -57,7 +57,7 @@ def build_report(store: ResultStore) -> dict[str, int]:
     tables["scores"] = scored
     tables["levels"] = level_stats(scored)
     tables["pairwise"] = pairwise(scored) if not scored.empty else pd.DataFrame()
-    definitions = store.manifest().get("user_studies") or {}
+    definitions = user_studies(store.manifest())
     extra = user_claims(definitions)
     claims = verdicts(tables["levels"], scored, runs, epochs, extra)
     claims = _pilot_plans(store, runs, claims)
@@ -71,7 +71,7 @@ def build_report(store: ResultStore) -> dict[str, int]:
                           ignore_index=True)
     tables["claims"] = claims
     tables["answers"], tables["answer_gaps"] = answers(scored, runs, epochs, claims,
-                                                       user_studies(definitions))
+                                                       _study_objects(definitions))
     tables["paper_vs_measured"] = paper
     for name, df in tables.items():
         store.write_table(f"derived/{name}", df)
@@ -86,7 +86,7 @@ INPUT_TABLES = ("runs", "epochs", "searches", "trials")
 
 def _inputs(store: ResultStore) -> dict[str, Any]:
     return {"tables": store.fingerprint(INPUT_TABLES),
-            "user_studies": store.manifest().get("user_studies") or {}}
+            "user_studies": user_studies(store.manifest())}
 
 
 def stale_reason(store: ResultStore) -> str | None:
@@ -105,7 +105,7 @@ def stale_reason(store: ResultStore) -> str | None:
     return None
 
 
-def user_studies(definitions: dict[str, Any]) -> tuple[Any, ...]:
+def _study_objects(definitions: dict[str, Any]) -> tuple[Any, ...]:
     """The ``Study`` of each study file recorded in the manifest (unreadable ones skipped:
     a manifest edited by hand)."""
     from bench.studies.config_file import study_from_definition

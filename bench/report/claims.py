@@ -34,6 +34,7 @@ from bench.report.stats import paired_samples
 
 MIN_SEEDS = 3  # fewer paired seeds than this never decide a claim (t-tests lean on normality)
 OVERFIT_MARGIN = 0.05  # a validation-loss rise below 5 % over the second half is no overfit
+OVERFIT_MIN_EPOCHS = 4  # a shorter curve has no second half to fit a line through
 
 
 @dataclass(frozen=True)
@@ -324,14 +325,15 @@ def overfits(claim: Claim, curves_loss: pd.DataFrame) -> dict[str, Any]:
     for _, run in c.groupby("run_id"):
         run = run.sort_values("epoch")
         e, v = run["epoch"].to_numpy(float), run["value"].to_numpy(float)
-        if len(v) < 4 or not np.all(np.isfinite(v)):
+        if len(v) < OVERFIT_MIN_EPOCHS or not np.all(np.isfinite(v)):
             continue
         half = len(v) // 2
         slope, intercept = np.polyfit(e[half:], v[half:], 1)
         start = slope * e[half] + intercept
         rises.append(float(slope * (e[-1] - e[half]) / start))
     if not rises:
-        return _verdict(claim, "inconclusive", "curves too short (fewer than 4 epochs)")
+        return _verdict(claim, "inconclusive",
+                        f"curves too short (fewer than {OVERFIT_MIN_EPOCHS} epochs)")
     comp = compare(np.array(rises), margin=OVERFIT_MARGIN)
     n = comp.n
     desc = (f"validation loss over the second half of training: {comp.mean:+.1%} per seed "

@@ -11,6 +11,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.site.notebook import execute_notebook
 from bench.site.pages import load_result_set, publish_all
+from bench.site.publish import check_inputs, check_out, install
 from bench.site.writer import SiteWriter
 from bench.store import atomic_write_bytes
 
@@ -44,13 +45,29 @@ def generate(result_dirs: list[Path], docs: Path) -> dict[str, int]:
     for d in result_dirs:
         if not Path(d).is_dir():
             raise BenchError(f"result set {d} does not exist")
-        sets.append(load_result_set(Path(d)))
+        sets.append(load_result_set(Path(d).resolve()))
+    unique_names(sets)
     writer = SiteWriter(docs)
     publish_all(writer, sets)
     writer.write()
     atomic_write_bytes(docs / "javascripts" / "vendor" / "vega-bundle.js", vega_bundle())
     execute_notebook(docs / "notebook.ipynb")
     return {"pages": sum(p.endswith(".md") for p in writer.pages), "charts": len(writer.charts)}
+
+
+def unique_names(sets: list[Any]) -> None:
+    """Sets are published under their folder's name; two folders of one name (``a/base``,
+    ``b/base``) get their parent's name in front (then a number), so that neither one's
+    files or pages replace the other's."""
+    names = [rs.name for rs in sets]
+    taken: set[str] = set()
+    for rs in sets:
+        if names.count(rs.name) > 1:
+            rs.name = f"{rs.root.resolve().parent.name}-{rs.name}"
+        name, i = rs.name, 2
+        while rs.name in taken:
+            rs.name, i = f"{name}-{i}", i + 1
+        taken.add(rs.name)
 
 
 #: top-level pages in a reader's order (MkDocs would sort them by file name)
@@ -81,21 +98,9 @@ def site_nav(docs: Path) -> list[Any]:
     return nav + sorted(pages - listed)
 
 
-MARKER = ".bench-site"  # in every folder ``bench site`` built; MkDocs keeps dot files
-
-
-def check_out(out: Path) -> None:
-    """Refuse an ``--out`` that is a file, or a non-empty folder ``bench site`` did not make:
-    MkDocs empties its output folder."""
-    if out.exists() and not out.is_dir():
-        raise BenchError(f"--out {out} is a file; give a folder for the site")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise BenchError(f"--out {out} is a non-empty folder that bench site did not build; "
-                         "building would empty it (nothing was written)")
-
-
 def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -> dict[str, int]:
-    """Generate into a private temporary folder and run ``mkdocs build`` into ``out``."""
+    """Generate into a private temporary folder, run ``mkdocs build`` into a fresh folder
+    beside ``out``, then move it in (``bench.site.publish``: nothing of the user's is lost)."""
     import tempfile
 
     from mkdocs.commands.build import build
@@ -107,17 +112,23 @@ def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -
         raise BenchError(f"bench site needs the project's mkdocs.yml and site_src/ (looked in "
                          f"{ROOT}); install from a clone with `pip install -e .`")
     result_dirs = result_dirs if result_dirs is not None else default_result_dirs()
-    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:  # one per build
-        docs = Path(tmp) / "docs"
-        counts = generate(result_dirs, docs)
-        os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
-        try:
-            config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(out),
-                                 strict=strict, nav=site_nav(docs))
-            build(config)
-        finally:
-            os.environ.pop("BENCH_SITE_GENERATED", None)
-    (out / MARKER).write_text("built by bench site; this folder is emptied on every build\n")
+    check_inputs(out, result_dirs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:  # one per build
+            docs = Path(tmp) / "docs"
+            counts = generate(result_dirs, docs)
+            os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
+            try:
+                config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(built),
+                                     strict=strict, nav=site_nav(docs))
+                build(config)
+            finally:
+                os.environ.pop("BENCH_SITE_GENERATED", None)
+        install(built, out, result_dirs)
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
     return counts
 
 

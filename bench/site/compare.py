@@ -13,7 +13,7 @@ from bench.site import charts
 from bench.site.provenance import provenance
 from bench.site.sets import ResultSet
 from bench.site.verdicts import badge
-from bench.site.writer import SiteWriter, esc, md_table
+from bench.site.writer import SiteWriter, esc, front_matter, md_table
 
 LEVEL_KEYS = ["study", "factor", "level_nominal"]
 
@@ -84,7 +84,8 @@ def _scatter(diff: pd.DataFrame, a: str, b: str) -> alt.LayerChart:
 
 def comparison_page(w: SiteWriter, a: ResultSet, b: ResultSet) -> None:
     path = compare_path(a, b)
-    text = ["---\nhide:\n  - toc\n---\n", f"# {esc(a.name)} vs {esc(b.name)}\n",
+    text = [front_matter(f"{a.name} vs {b.name}", hide_toc=True),
+            f"# {esc(a.name)} vs {esc(b.name)}\n",
             f"- **A**: {a.context()}\n- **B**: {b.context()}\n",
             "Levels are matched on the paper's level (a reduced profile trains fewer epochs "
             "or less data under the same name, see *epochs* and *data*). *difference* is B − A "

@@ -29,7 +29,7 @@ from bench.site.verdicts import (
     paired_section,
     protocol_note,
 )
-from bench.site.writer import SiteWriter, esc, md_table
+from bench.site.writer import SiteWriter, esc, front_matter, md_table
 from bench.studies import REGISTRY, Study
 
 ROOT_DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -103,9 +103,10 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
                others: list[ResultSet] | tuple = ()) -> None:
     """One study: the preferred set in full, then every other set that ran it."""
     path = f"studies/{study.name}.md"
-    text = [f"# {study.title}\n", f"Source: {cite(study.source, path)}"
+    text = [front_matter(study.title), f"# {esc(study.title)}\n",
+            f"Source: {cite(study.source, path)}"
             + (f", {study.paper_table.replace('_', ' ')}" if study.paper_table else "") + ".\n",
-            (study.description + "\n") if study.description else ""]
+            (esc(study.description) + "\n") if study.description else ""]
     runs = rs.get("runs") if rs else pd.DataFrame()
     if rs is None or runs.empty or study.name not in set(runs["study"]):
         text.append(NO_DATA.format(what="This study has no results yet.",

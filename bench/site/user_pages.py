@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.site.writer import SiteWriter, esc, md_table
+from bench.store import user_studies as stored_user_studies
 from bench.studies import REGISTRY, Study
 
 
@@ -19,7 +20,7 @@ def user_studies(sets: list) -> dict[str, tuple[Study, object]]:
     found: dict[str, tuple[Study, object, int]] = {}
     for rs in sets:
         runs = rs.get("runs")
-        for name, raw in (rs.manifest.get("user_studies") or {}).items():
+        for name, raw in stored_user_studies(rs.manifest).items():
             if name in REGISTRY.names() or runs.empty:
                 continue
             count = int((runs["study"] == name).sum())

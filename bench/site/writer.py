@@ -48,6 +48,13 @@ def esc(value: object) -> str:
     return html.escape(str(value)).replace("|", "\\|").replace("`", "&#96;")
 
 
+def front_matter(title: str, hide_toc: bool = False) -> str:
+    """YAML front matter naming the page: MkDocs would take the ``<title>`` and the navigation
+    entry from the H1, and the theme unescapes it there; this title stays escaped."""
+    hide = "hide:\n  - toc\n" if hide_toc else ""
+    return f"---\ntitle: {json.dumps(html.escape(' '.join(str(title).split())))}\n{hide}---\n"
+
+
 def md_table(df: pd.DataFrame, floats: str = "{:.4f}", html_cols: tuple[str, ...] = ()) -> str:
     """A Markdown table (no extra dependency); every cell and header is escaped except the
     ``html_cols`` the site built itself."""

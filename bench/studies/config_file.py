@@ -16,6 +16,7 @@ anything runs, so a combination the engine cannot build is an error naming the f
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tomllib
@@ -31,6 +32,10 @@ from bench.settings import is_builder
 from bench.spec import RunSpec
 from bench.studies.registry import PROFILES, Factor, Study
 
+MAX_FILE_BYTES = 1_000_000  # a study file is a page of settings, not data
+MAX_NODES = 100_000  # YAML values after aliases are expanded (an alias bomb is billions)
+MAX_CELLS = 1_000  # grid cells (levels, crossed): each is trained seeds x times
+MAX_TEXT = 500  # characters of a title, source or claim text (copied into the manifest)
 SETTABLE = sorted(f.name for f in fields(RunSpec) if f.name not in ("study", "seed", "factors"))
 
 
@@ -42,7 +47,7 @@ class ClaimSpec(BaseModel):
     kind: Literal["best_level", "overfits", "no_gain_past"]
     level: Any  # a level label (a list for several factors: one label per factor)
     smaller: list[Any] = []  # no_gain_past: the levels that should gain nothing over ``level``
-    text: str = ""
+    text: str = Field("", max_length=MAX_TEXT)
 
 
 class StudyFile(BaseModel):
@@ -50,9 +55,9 @@ class StudyFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    title: str = ""
-    source: str = "user"
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    title: str = Field("", max_length=MAX_TEXT)
+    source: str = Field("user", max_length=MAX_TEXT)
     base: dict[str, Any] = {}
     factors: dict[str, list[Any]]
     claims: list[ClaimSpec] = []
@@ -93,9 +98,52 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _load_yaml(path: Path, text: str) -> Any:
+    """Parse with the safe loader after counting the values aliases expand to (an alias
+    bomb is refused before anything is built)."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            size = _expanded_size(node, {}, set())
+        except ValueError as exc:
+            raise BenchError(f"study file {path}: {exc}") from exc
+        if size > MAX_NODES:
+            raise BenchError(f"study file {path}: its aliases expand to more than "
+                             f"{MAX_NODES:,} values (an alias bomb?)")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """Values ``node`` holds once every alias is expanded (each shared node counted once per
+    use, computed once); a node holding itself is refused."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise ValueError("a YAML alias refers to itself")
+    open_.add(key)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(n, sizes, open_) for n in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes, open_) + _expanded_size(v, sizes, open_)
+                     for k, v in node.value)
+    open_.discard(key)
+    sizes[key] = min(total, MAX_NODES + 1)  # stop counting past the limit
+    return sizes[key]
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise BenchError(f"study file {path} does not exist")
+    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+        raise BenchError(f"study file {path}: {path.stat().st_size:,} bytes; a study file "
+                         f"holds at most {MAX_FILE_BYTES:,}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -106,7 +154,9 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         if path.suffix == ".toml":
             return tomllib.loads(text)
-        loaded = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        loaded = _load_yaml(path, text)
+    except RecursionError as exc:
+        raise BenchError(f"study file {path}: nested too deeply") from exc
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -163,12 +213,16 @@ def load_study_file(path: Path | str) -> Study:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "file"
         raise BenchError(f"study file {path}: field '{where}': {err['msg']}") from exc
+    cells = math.prod(len(f.levels) for f in study.factors)
+    if cells > MAX_CELLS:
+        raise BenchError(f"study file {path}: field 'factors': {cells:,} grid cells; a study "
+                         f"holds at most {MAX_CELLS:,} (split it into several files)")
     _builders_importable(path, study)
     if study.name in REGISTRY.names():
         raise BenchError(f"study file {path}: field 'name': {study.name!r} is a built-in "
                          "study; choose another name")
     try:
-        study.spec(PROFILES["paper"], 0, {}, {})
+        study.spec(PROFILES["paper"], 0, {}, {}).check_sizes()
     except (BenchError, TypeError, ValueError) as exc:
         raise BenchError(f"study file {path}: field 'base': {exc}") from exc
     where: dict[str, str] = {}
@@ -178,9 +232,14 @@ def load_study_file(path: Path | str) -> Study:
             if lbl in labels[:i]:
                 raise BenchError(f"study file {path}: field 'factors.{factor.name}[{i}]': "
                                  f"two levels have the label {lbl!r}; give one a label")
+            if len(study.factors) > 1 and "|" in lbl:
+                raise BenchError(f"study file {path}: field 'factors.{factor.name}[{i}]': the "
+                                 f"label {lbl!r} holds '|', which joins the labels of crossed "
+                                 "factors (a|b x c and a x b|c would be one cell); give it a "
+                                 "label without it")
             where[f"{factor.name}={lbl}"] = f"factors.{factor.name}[{i}]"
             try:
-                study.spec(PROFILES["paper"], 0, changes, {factor.name: lbl})
+                study.spec(PROFILES["paper"], 0, changes, {factor.name: lbl}).check_sizes()
             except (BenchError, TypeError, ValueError) as exc:
                 raise BenchError(
                     f"study file {path}: field 'factors.{factor.name}[{i}]': {exc}") from exc
@@ -189,9 +248,20 @@ def load_study_file(path: Path | str) -> Study:
         specs = [study.spec(PROFILES["paper"], 0, changes, labels) for labels, changes in cells]
     except (BenchError, TypeError, ValueError) as exc:
         raise BenchError(f"study file {path}: field 'factors': {exc}") from exc
+    if len({spec.factors["level"] for spec in specs}) < len(specs):
+        raise BenchError(f"study file {path}: field 'factors': two grid cells have one label; "
+                         "give their levels distinct labels")
     _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
                                                                            strict=True)], where)
     _check_claims(path, study, {spec.factors["level"] for spec in specs})
+    from bench.report.claims import OVERFIT_MIN_EPOCHS as CURVE
+
+    for i, claim in enumerate(study.claims):
+        epochs = [s.epochs for s in specs if s.factors["level"] == claim["level"]]
+        if claim["kind"] == "overfits" and epochs and max(epochs) < CURVE:
+            raise BenchError(f"study file {path}: field 'claims[{i}]': an overfits claim needs "
+                             f"a learning curve of {CURVE} epochs or more; level "
+                             f"{claim['level']!r} trains {max(epochs)}")
     return study
 
 
@@ -211,19 +281,42 @@ def _builders_importable(path: Path, study: Study) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([*parts, folder])
 
 
-def _build(spec: RunSpec) -> str | None:
-    """Build ``spec``'s network and optimizer once (no training); the error, or None."""
+def _build(spec: RunSpec, part: str = "both") -> str | None:
+    """Build ``spec``'s network and/or optimizer once (no training); the error, or None."""
     from bench import models, settings
     from bench.quiet import keras
 
     try:
-        models.build_for(spec)
-        settings.make_optimizer(spec.optimizer, spec.learning_rate)
+        if part in ("both", "network"):
+            models.build_for(spec)
+        if part in ("both", "optimizer"):
+            settings.make_optimizer(spec.optimizer, spec.learning_rate)
+    except SystemExit as exc:
+        return f"it called sys.exit({exc.code!r})"
     except Exception as exc:  # whatever a builder raises is the user's to fix
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     finally:
-        keras.backend.clear_session()
+        if part != "optimizer":
+            keras.backend.clear_session()
     return None
+
+
+def _cell_error(spec: RunSpec, errors: dict[str, str | None]) -> str | None:
+    """Build each distinct network and each distinct optimizer once (a grid of plain learning
+    rates, checked by RunSpec, builds one of each); a builder sees the whole spec, so it is
+    built per cell."""
+    import json
+
+    whole = spec.to_dict() if spec.architecture()["kind"] == "custom" else None
+    net = "net " + json.dumps([spec.model, spec.architecture(), whole], sort_keys=True,
+                              default=str)
+    schedule = spec.learning_rate if isinstance(spec.learning_rate, dict) else None
+    opt = "opt " + json.dumps([spec.optimizer, schedule], sort_keys=True, default=str)
+    if net not in errors:
+        errors[net] = _build(spec, "network")
+    if errors[net] is None and opt not in errors:
+        errors[opt] = _build(spec, "optimizer")
+    return errors[net] or errors.get(opt)
 
 
 def _check_builds(path: Path, study: Study, cells: list[tuple[dict[str, str], RunSpec]],
@@ -231,17 +324,12 @@ def _check_builds(path: Path, study: Study, cells: list[tuple[dict[str, str], Ru
     """Build each distinct network once: what the engine cannot build is reported with the
     field that causes it: a factor's level when it fails in every cell, ``base`` when every
     cell fails, else the combination of the failing cell's levels."""
-    import json
-
     errors: dict[str, str | None] = {}
     failed: list[tuple[dict[str, str], str]] = []
     for labels, spec in cells:
-        key = json.dumps([spec.model, spec.architecture(), spec.optimizer, spec.learning_rate],
-                         sort_keys=True, default=str)
-        if key not in errors:
-            errors[key] = _build(spec)
-        if errors[key] is not None:
-            failed.append((labels, errors[key]))
+        error = _cell_error(spec, errors)
+        if error is not None:
+            failed.append((labels, error))
     if not failed:
         return
     labels, error = failed[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.errors import BenchError
-from bench.store import FINAL_STATUSES, ResultStore
+from bench.store import FINAL_STATUSES, ResultStore, user_studies
 from bench.studies.catalog import REGISTRY
 from bench.studies.cost import estimate
 from bench.studies.registry import Profile, Study
@@ -77,7 +77,7 @@ def recorded_user_studies(store: ResultStore) -> list[Study]:
     from bench.studies.config_file import study_from_definition
 
     found = []
-    for name, raw in sorted((store.manifest().get("user_studies") or {}).items()):
+    for name, raw in sorted(user_studies(store.manifest()).items()):
         if name in REGISTRY.names():
             continue
         try:

@@ -175,6 +175,7 @@ class StudyRunner:
         self.outcome = Outcome()
         self._done_now: set[str] = set()
         self.topped_up: dict[str, int] = {}  # study -> seeds fixed by a top-up plan
+        self.poll_seconds = 1.0  # waiting for another process's claimed runs
 
     def seeds_for(self, study: Study) -> list[int]:
         """A top-up's seeds, else ``--seeds`` when given, else the profile's seeds after the
@@ -191,9 +192,43 @@ class StudyRunner:
     def run(self, study: Study, stop: StopFlag) -> None:
         if study.stages:
             self._run_staged(study, stop)
+        elif study.name in {u for s in REGISTRY for u in s.inherits}:
+            self._settle(study.name, self.plan(study), stop)  # others build on its winner
         else:
             self._execute(study.name, self.plan(study), stop)
         self.reporter.finish(study.name)
+
+    def _settle(self, study: str, specs: list[RunSpec], stop: StopFlag,
+                total: int | None = None) -> None:
+        """Run ``specs``, then wait for those another process claimed until their records
+        are stored: a winner chosen from part of them would differ between the processes
+        (a claim whose process died is free again, and run here)."""
+        import sys
+        import time
+
+        self._execute(study, specs, stop, total)
+        said = False
+        while not stop.stop:
+            left = [s for s in specs if self.store.status("runs", s.config_hash()) is None]
+            free = [s for s in left if s.config_hash() not in self._done_now
+                    and self._unclaimed(s.config_hash())]
+            if free:
+                self._execute(study, free, stop, total)
+                continue
+            if not left or all(s.config_hash() in self._done_now for s in left):
+                return
+            if not said:
+                print(f"{study}: waiting for {len(left)} run(s) another process is training "
+                      "before choosing a winner", file=sys.stderr)
+                said = True
+            time.sleep(self.poll_seconds)
+
+    def _unclaimed(self, run_id: str) -> bool:
+        lock = self.store.try_claim(run_id)
+        if lock is None:
+            return False
+        lock.release()
+        return True
 
     def _run_staged(self, study: Study, stop: StopFlag) -> None:
         hidden: list[int] = []
@@ -204,7 +239,7 @@ class StudyRunner:
                 for u in stage.levels for seed in self.seeds_for(study)
             ]
             all_specs += specs
-            self._execute(study.name, specs, stop, total=len(all_specs))
+            self._settle(study.name, specs, stop, total=len(all_specs))
             if stop.stop:
                 return
             best = winner(self.store, study, self.profile, stage=stage.name,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.store import ResultStore
+from bench.store import ResultStore, user_studies
 from bench.studies.catalog import REGISTRY
 from bench.studies.registry import Profile, Study
 
@@ -75,7 +75,7 @@ def pilot_claims(store: ResultStore, profile: Profile,
     epochs = store.table("epochs")
     epochs = epochs[epochs["run_id"].isin(runs["run_id"])]
     scored = scores(runs, epochs)
-    extra = user_claims(store.manifest().get("user_studies") or {})
+    extra = user_claims(user_studies(store.manifest()))
     return verdicts(level_stats(scored), scored, runs, epochs, extra)
 
 
