@@ -224,17 +224,47 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
     total = len(methods) * len(seeds)
     runner.outcome.skipped += total - len(todo)
     runner.reporter.start(study.name, total, total - len(todo))
-    from bench.executor import until_stopped
-
-    for record in runner.executor.map_tasks(tabular_search,
-                                            until_stopped(todo, lambda: stop.stop)):
-        search = record["search"]
-        runner.store.write_record("searches", search["search_id"], record)
-        runner.outcome.ran[f"search {search['status']}"] += 1
-        if search["status"] == "failed":
-            runner.outcome.failed.append({"status": "failed", "study": study.name,
-                                          "run_id": search["search_id"],
-                                          "error": search["error"]})
-        runner.reporter.advance({"search": {**search, "study": study.name}})
+    held: dict[str, Any] = {}
+    try:
+        for record in runner.executor.map_tasks(
+                tabular_search, _claimed(todo, runner.store, runner.force, stop, held)):
+            _store(record, study, runner, held)
+    finally:
+        for lock in held.values():
+            lock.release()
     if stop.stop:
         runner.outcome.interrupted = True
+
+
+def _claimed(todo: list[dict[str, Any]], store: Any, force: bool, stop: Any,
+             held: dict[str, Any]) -> Any:
+    """The searches this process claims (until their record is written): one another process
+    holds or has finished meanwhile is left to it; stops on Ctrl-C."""
+    from bench.store import FINAL_STATUSES
+
+    for task in todo:
+        if stop.stop:
+            return
+        sid = task["search_id"]
+        lock = store.try_claim(f"search-{sid}")
+        if lock is None:
+            continue
+        if not force and store.status("searches", sid) in FINAL_STATUSES:
+            lock.release()
+            continue
+        held[sid] = lock
+        yield task
+
+
+def _store(record: dict[str, Any], study: Study, runner: Any, held: dict[str, Any]) -> None:
+    """Write one replayed search, then release its claim."""
+    search = record["search"]
+    runner.store.write_record("searches", search["search_id"], record)
+    lock = held.pop(search["search_id"], None)
+    if lock is not None:
+        lock.release()
+    runner.outcome.ran[f"search {search['status']}"] += 1
+    if search["status"] == "failed":
+        runner.outcome.failed.append({"status": "failed", "study": study.name,
+                                      "run_id": search["search_id"], "error": search["error"]})
+    runner.reporter.advance({"search": {**search, "study": study.name}})
