@@ -3,9 +3,12 @@
 A table study (``kind="table"``) trains every point of a grid space for real, with several
 seeds. A tabular study then runs each (library, algorithm, seed) search against that table:
 a trial looks up the validation accuracy that one of the table's seeds recorded for the
-proposed point (which seed: drawn from the search's seed) and the time it took to train, so
-a 100-trial search costs the library's own suggest time plus milliseconds. Regret is taken
-against the table's optimum of the seed-mean validation accuracy.
+proposed point (which seed: drawn from the search's seed), so a 100-trial search costs the
+library's own suggest time plus milliseconds. Regret is taken against the table's optimum of
+the seed-mean validation accuracy. Simulated time adds, per trial, the suggest time measured
+and the point's compute cost (``bench.hpo.compute_cost``: its architecture's, fitted with the
+drift of the recorded training times taken out), not the time its recorded run happened to
+take.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ class Table:
     """Per grid point: the validation/test accuracy and train time of each trained seed."""
 
     space: Space
-    runs: pd.DataFrame  # label, seed, status, val_accuracy, test_accuracy, train_seconds
+    runs: pd.DataFrame  # label, seed, status, val_accuracy, test_accuracy, train_seconds,
+    # started_at (optional: the training order, for the cost model)
 
     def __post_init__(self) -> None:
+        from bench.hpo.compute_cost import fit_costs
+
+        self.cost = fit_costs(self.runs)
         ok = self.runs[self.runs["status"] == "ok"]
         self.by_label = {label: g for label, g in self.runs.groupby("label")}
         means = ok.groupby("label")[["val_accuracy", "test_accuracy"]].mean()
@@ -59,7 +66,8 @@ class Table:
         frame = pd.DataFrame({
             "label": part["level"], "seed": part["seed"], "status": part["status"],
             "val_accuracy": part["final_val_accuracy"], "test_accuracy": part["test_accuracy"],
-            "train_seconds": part["train_seconds"]})
+            "train_seconds": part["train_seconds"],
+            "started_at": part.get("started_at", np.nan)})
         return cls(space, frame[frame["label"].isin(labels)].reset_index(drop=True))
 
     def lookup(self, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -71,7 +79,8 @@ class Table:
         return {"label": label, "status": "ok" if ok else str(row["status"]),
                 "score_accuracy": float(row["val_accuracy"]) if ok else None,
                 "test_accuracy": self.test_mean.get(label),
-                "val_mean": self.val_mean.get(label), "train_seconds": float(row["train_seconds"])}
+                "val_mean": self.val_mean.get(label), "train_seconds": float(row["train_seconds"]),
+                "cost_seconds": self.cost.get(label, float(row["train_seconds"]))}
 
 
 #: a record's kind of search against a table: replays look up, checks train for real
@@ -107,7 +116,7 @@ def live_trainer(args: dict[str, Any],
 def replay(table: Table, library: str, algorithm: str, n_trials: int, seed: int,
            train: Callable[[str, int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Run one search of ``library:algorithm`` against ``table``; one row per trial with the
-    incumbent's regret and the simulated wall time (recorded train time + suggest time).
+    incumbent's regret and the simulated wall time (compute cost + suggest time).
     With ``train`` each proposed point is trained for real instead of looked up (the search
     then sees live accuracies; regret is still read off the table's seed means)."""
     from bench.hpo.libraries import TrialLog, run_search
@@ -129,12 +138,13 @@ def replay(table: Table, library: str, algorithm: str, n_trials: int, seed: int,
     for row, entry in zip(log.rows, looked_up, strict=True):
         if row["objective"] is not None and row["objective"] > best:
             best, incumbent = row["objective"], entry
-        clock += entry["train_seconds"] + row["suggest_seconds"]
+        clock += entry["cost_seconds"] + row["suggest_seconds"]
         inc_val = incumbent["val_mean"] if incumbent else None
         rows.append({
             "trial": row["trial"], "config": entry["label"], "status": row["status"],
             "objective": row["objective"], "suggest_seconds": row["suggest_seconds"],
-            "train_seconds": entry["train_seconds"], "simulated_seconds": clock,
+            "train_seconds": entry["train_seconds"], "cost_seconds": entry["cost_seconds"],
+            "simulated_seconds": clock,
             "config_val_mean": entry["val_mean"],
             "proposed_by": row["proposed_by"], "incumbent": incumbent["label"] if incumbent
             else None, "incumbent_val_mean": inc_val,
