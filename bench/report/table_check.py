@@ -87,3 +87,49 @@ def table_check(trials: pd.DataFrame, points: pd.DataFrame,
             for method, g in trials.groupby("method")]
     rows.append({"method": "all", **_summary(trials, points, k, replays)})
     return pd.DataFrame(rows)
+
+
+def _spearman_ci(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """Spearman's rho with a 95 % percentile-bootstrap interval over configurations."""
+    rho = float(stats.spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(1000):
+        i = rng.integers(0, len(x), len(x))
+        boot.append(stats.spearmanr(x[i], y[i]).statistic)
+    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    return rho, float(low), float(high)
+
+
+def top_region_check(runs: pd.DataFrame, base_seeds: int = 2, min_seeds: int = 5) -> pd.DataFrame:
+    """The table's top region (points with ``min_seeds`` or more seeds) against its extra
+    seeds, trained later than the table: per configuration, extra-seed mean minus the base
+    seeds' mean, inside a band of its own (1.96 x its seed SD x sqrt(1/m_extra + 1/m_base)),
+    the mean difference with a TOST at the margin, and Spearman's rho (bootstrap CI) between
+    the base seeds' ranking of the region and the extra seeds'. One row per table."""
+    rows = []
+    for (study, profile), part in runs.groupby(["study", "profile"]):
+        ok = part[part["status"] == "ok"]
+        val = ok["final_val_accuracy"].astype(float)
+        n = ok.groupby("level")["seed"].nunique()
+        top = n[n >= min_seeds].index
+        if len(top) < 3:
+            continue
+        base = val[ok["seed"] < base_seeds].groupby(ok["level"]).mean().reindex(top)
+        extra_v = val[ok["seed"] >= base_seeds].groupby(ok["level"])
+        extra, m = extra_v.mean().reindex(top), extra_v.size().reindex(top)
+        sd = val.groupby(ok["level"]).std(ddof=1).reindex(top)
+        diffs = (extra - base).to_numpy(dtype=float)
+        band = 1.96 * sd.to_numpy() * np.sqrt(1 / m.to_numpy() + 1 / base_seeds)
+        within = float(np.mean(np.abs(diffs) <= band))
+        c = compare(diffs, MARGIN)
+        rho, low, high = _spearman_ci(base.to_numpy(), extra.to_numpy())
+        agrees = c.p_equivalent < ALPHA and within >= AGREE_SHARE
+        rows.append({"study": study, "profile": profile, "configs": len(top),
+                     "extra_seeds": int(m.median()), "bias": c.mean, "bias_ci_low": c.ci_low,
+                     "bias_ci_high": c.ci_high, "p_equivalent": c.p_equivalent,
+                     "median_config_sd": float(sd.median()), "within_own_band": within,
+                     "spearman_rho": rho, "rho_ci_low": low, "rho_ci_high": high,
+                     "verdict": "agrees" if agrees else "disagrees"
+                     if within < DISAGREE_SHARE or abs(c.mean) >= MARGIN else "undecided"})
+    return pd.DataFrame(rows)

@@ -156,7 +156,13 @@ def replay_trials(store: ResultStore, benchmark: str = "tabular") -> pd.DataFram
     trials = store.table("trials")
     if "benchmark" not in trials:
         return pd.DataFrame()
-    return trials[trials["benchmark"] == benchmark].dropna(subset=["regret"])
+    trials = trials[trials["benchmark"] == benchmark]
+    if benchmark == "tabular" and not trials.empty and store.has_table("runs") \
+            and "incumbent" in trials:
+        from bench.report.tabular_truth import rescore
+
+        trials = rescore(trials, store.table("runs"))
+    return trials.dropna(subset=["regret"])
 
 
 def tabular_tables(store: ResultStore, runs: pd.DataFrame,
@@ -184,6 +190,25 @@ def tabular_tables(store: ResultStore, runs: pd.DataFrame,
     budgets = [b for b in (10, None) if b is None or b <= trials["trial"].max() + 1]
     out["hpo_tabular_ranks"] = pd.concat([final_ranks(None, b, trials) for b in budgets],
                                          ignore_index=True)
+    out.update(_noise_tables(trials, runs, budgets))
+    return out
+
+
+def _noise_tables(trials: pd.DataFrame, runs: pd.DataFrame,
+                  budgets: list[int | None]) -> dict[str, pd.DataFrame]:
+    """Noise-tolerant ranks and the ranks under each table seed's truth
+    (``report.tabular_truth``), and the table's top region against its extra seeds."""
+    from bench.report.table_check import top_region_check
+    from bench.report.tabular_truth import TOLERANCE, stability, tolerant
+
+    out = {"hpo_tabular_tolerant_ranks": pd.concat(
+        [final_ranks(None, b, tolerant(trials)) for b in budgets], ignore_index=True)
+        .assign(tolerance=TOLERANCE)}
+    if "study" in runs and "incumbent" in trials:
+        out["hpo_tabular_stability"] = stability(trials, runs, budgets)
+        top = top_region_check(runs[runs["study"].isin(TABLE_STUDIES)])
+        if not top.empty:
+            out["hpo_table_top_check"] = top
     return out
 
 
