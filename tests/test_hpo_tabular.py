@@ -310,3 +310,12 @@ def test_the_top_region_is_chosen_by_the_base_seeds_and_gets_the_extra_seeds() -
     runs = pd.DataFrame(rows)
     assert top_region(runs, "hpo_table", "quick", 2, 2) == [labels[5], labels[4]]
     assert top_region(runs.iloc[1:], "hpo_table", "quick", 2, 2) == []  # incomplete: none
+
+
+def test_the_page_counts_the_model_based_proposals_made_within_the_papers_budget() -> None:
+    from bench.site.hpo_tabular import _startup_sentence
+
+    text = _startup_sentence(["optuna:tpe", "optuna:cmaes", "hyperopt:anneal", "hyperopt:tpe",
+                              "scikit-optimize:gp", "optuna:random"], 10)
+    assert "3 of the 5 model-based algorithms have made no model-based proposal" in text
+    assert "optuna:cmaes (9)" in text and "hyperopt:anneal (9)" in text
