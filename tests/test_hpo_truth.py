@@ -95,3 +95,9 @@ def test_the_top_region_check_agrees_when_the_extra_seeds_match_and_not_when_the
     assert same["rho_ci_low"] > 0.3
     drift = top_region_check(_top(0.02)).iloc[0]
     assert drift["verdict"] == "disagrees"
+
+
+def test_a_region_chosen_on_the_base_seeds_reads_as_optimistic_not_as_broken() -> None:
+    low = top_region_check(_top(-0.015)).iloc[0]
+    assert low["bias_ci_high"] < 0
+    assert low["verdict"] == "ranking holds, values optimistic"
