@@ -101,3 +101,43 @@ def test_a_region_chosen_on_the_base_seeds_reads_as_optimistic_not_as_broken() -
     low = top_region_check(_top(-0.015)).iloc[0]
     assert low["bias_ci_high"] < 0
     assert low["verdict"] == "ranking holds, values optimistic"
+
+
+def test_the_fidelity_check_ranks_the_sample_against_the_table() -> None:
+    from bench.report.table_check import fidelity_check
+
+    rng = np.random.default_rng(1)
+    labels = [f"lr=1e-0{2 + i % 2},conv={i},dense=1,units=8,relu,f16,adam" for i in range(40)]
+    truth = np.linspace(0.90, 0.96, 40)
+    rows = []
+    for lab, t in zip(labels, truth, strict=True):
+        rows += [{"study": "hpo_table", "profile": "p", "level": lab, "seed": s,
+                  "status": "ok", "final_val_accuracy": t + rng.normal(0, 0.002),
+                  "epochs": 1} for s in (0, 1)]
+        # at the other fidelity the order is reversed: the check must say so
+        rows.append({"study": "hpo_table_fidelity", "profile": "p", "level": lab, "seed": 0,
+                     "status": "ok", "final_val_accuracy": 1.86 - t, "epochs": 3})
+    out = fidelity_check(pd.DataFrame(rows)).iloc[0]
+    assert out["configs"] == 40 and out["epochs"] == 3
+    assert out["rho_ci_high"] < 0
+    assert out["best_lr_table"] == "1e-03" and out["best_lr_sample"] == "1e-02"
+
+
+def test_a_sample_study_trains_every_other_point_of_the_table_s_top_region(tmp_path) -> None:
+    from bench.hpo.space import HPO_LIBS_GRID, grid_points, point_label
+    from bench.store import ResultStore
+    from bench.studies import REGISTRY, get_profile
+    from bench.studies.runner import StudyRunner
+
+    labels = [point_label(p) for p in grid_points(HPO_LIBS_GRID)]
+    runs = pd.DataFrame([{"study": "hpo_table", "profile": "quick", "level": lab, "seed": s,
+                          "status": "ok", "final_val_accuracy": i / 2000}
+                         for i, lab in enumerate(labels) for s in (0, 1)])
+    store = ResultStore(tmp_path / "R")
+    store.write_table("runs", runs)
+    runner = StudyRunner(store, None, get_profile("quick"))
+    specs = runner.plan(REGISTRY.get("hpo_table_fidelity"))
+    assert len(specs) == 50 and {s.epochs for s in specs} == {3}
+    assert {s.fraction for s in specs} == {1.0}
+    assert {s.factors["level"] for s in specs} == set(labels[::-1][:100:2])
+    assert len(runner.plan(REGISTRY.get("hpo_table"))) == 2160 + 100 * 3

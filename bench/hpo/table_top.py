@@ -3,7 +3,9 @@
 The top of the table is flatter than its seed noise, so with two seeds the optimum (and every
 regret against it) is decided by noise. A table study's ``hpo["top"]`` best points (by the
 mean of its base seeds, so the region does not move as seeds are added) are trained up to
-``hpo["top_seeds"]`` seeds once every point has its base seeds.
+``hpo["top_seeds"]`` seeds once every point has its base seeds. A table study with
+``hpo["sample_of"]`` trains, at its own fidelity, every other point of that table's top
+region (``hpo["sample"]`` points): the check of the region's ranking at another protocol.
 """
 
 from __future__ import annotations
@@ -43,3 +45,22 @@ def top_region_specs(store: Any, study: Study, profile: Profile,
     cells = [(lab, ch) for lab, ch in study.grid() if next(iter(lab.values())) in labels]
     return [study.spec(profile, seed, changes, cell)
             for cell, changes in cells for seed in range(len(seeds), int(top_seeds))]
+
+
+def table_specs(store: Any, study: Study, profile: Profile, seeds: list[int],
+                specs: list[Any]) -> list[Any]:
+    """What a table study trains: its grid plus the top region's extra seeds, or for a
+    sample of another table only the sampled points."""
+    source = study.hpo.get("sample_of")
+    if not source:
+        return specs + top_region_specs(store, study, profile, seeds)
+    from bench.studies import REGISTRY
+
+    table = REGISTRY.get(source)
+    if not store.has_table("runs"):
+        return []
+    region = top_region(store.table("runs"), source, table.scaled(profile).name,
+                        table.seeds(profile), int(study.hpo["top"]))
+    step = max(1, len(region) // int(study.hpo["sample"]))
+    chosen = set(region[::step][:int(study.hpo["sample"])])
+    return [s for s in specs if s.factors.get("level") in chosen]

@@ -148,3 +148,37 @@ def _top_verdict(c, within: float, rho_low: float) -> str:
     if within >= AGREE_SHARE and c.ci_high < 0:
         return "ranking holds, values optimistic"
     return "undecided"
+
+
+def _lr(label: str) -> str:
+    return label.split(",")[0].removeprefix("lr=")
+
+
+def fidelity_check(runs: pd.DataFrame) -> pd.DataFrame:
+    """A table sample trained at another fidelity (``hpo["sample_of"]``) against the table:
+    Spearman's rho (bootstrap CI) of the sampled points' table seed means and their values
+    at the sample's fidelity, and the learning rate of the best point under each. One row
+    per sample study and profile."""
+    from bench.studies import REGISTRY
+
+    rows = []
+    for study in (s for s in REGISTRY if s.kind == "table" and s.hpo.get("sample_of")):
+        source = study.hpo["sample_of"]
+        for profile, part in runs[runs["study"] == study.name].groupby("profile"):
+            ok = part[part["status"] == "ok"]
+            there = ok.groupby("level")["final_val_accuracy"].mean().astype(float)
+            src = runs[(runs["study"] == source) & (runs["profile"] == profile)
+                       & (runs["status"] == "ok")]
+            table = src.groupby("level")["final_val_accuracy"].mean().astype(float)
+            common = there.index.intersection(table.index)
+            if len(common) < 5:
+                continue
+            x, y = table[common].to_numpy(), there[common].to_numpy()
+            rho, low, high = _spearman_ci(x, y)
+            rows.append({"study": study.name, "table": source, "profile": profile,
+                         "configs": len(common), "epochs": int(part["epochs"].iloc[0])
+                         if "epochs" in part else None, "spearman_rho": rho,
+                         "rho_ci_low": low, "rho_ci_high": high,
+                         "best_lr_table": _lr(table[common].idxmax()),
+                         "best_lr_sample": _lr(there[common].idxmax())})
+    return pd.DataFrame(rows)

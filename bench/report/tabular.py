@@ -198,7 +198,7 @@ def _noise_tables(trials: pd.DataFrame, runs: pd.DataFrame,
                   budgets: list[int | None]) -> dict[str, pd.DataFrame]:
     """Noise-tolerant ranks and the ranks under each table seed's truth
     (``report.tabular_truth``), and the table's top region against its extra seeds."""
-    from bench.report.table_check import top_region_check
+    from bench.report.table_check import fidelity_check, top_region_check
     from bench.report.tabular_truth import TOLERANCE, stability, tolerant
 
     out = {"hpo_tabular_tolerant_ranks": pd.concat(
@@ -209,6 +209,9 @@ def _noise_tables(trials: pd.DataFrame, runs: pd.DataFrame,
         top = top_region_check(runs[runs["study"].isin(TABLE_STUDIES)])
         if not top.empty:
             out["hpo_table_top_check"] = top
+        fidelity = fidelity_check(runs)
+        if not fidelity.empty:
+            out["hpo_table_fidelity_check"] = fidelity
     return out
 
 

@@ -17,7 +17,7 @@ TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "
           "derived/hpo_table", "derived/hpo_anytime", "derived/hpo_anytime_time",
           "derived/hpo_overhead", "derived/hpo_tabular_ranks", "derived/hpo_table_check",
           "derived/hpo_tabular_tolerant_ranks", "derived/hpo_tabular_stability",
-          "derived/hpo_table_top_check")
+          "derived/hpo_table_top_check", "derived/hpo_table_fidelity_check")
 
 
 @dataclass

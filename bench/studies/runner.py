@@ -188,9 +188,9 @@ class StudyRunner:
         base, _ = inherited_base(self.store, study, self.profile)
         specs = study.expand(self.profile, self.seeds_for(study), base)
         if study.kind == "table":  # its top region gets more seeds (bench.hpo.table_top)
-            from bench.hpo.table_top import top_region_specs
+            from bench.hpo.table_top import table_specs
 
-            specs += top_region_specs(self.store, study, self.profile, self.seeds_for(study))
+            specs = table_specs(self.store, study, self.profile, self.seeds_for(study), specs)
         return specs
 
     def run(self, study: Study, stop: StopFlag) -> None:
