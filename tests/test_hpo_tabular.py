@@ -319,3 +319,20 @@ def test_the_page_counts_the_model_based_proposals_made_within_the_papers_budget
                               "scikit-optimize:gp", "optuna:random"], 10)
     assert "3 of the 5 model-based algorithms have made no model-based proposal" in text
     assert "optuna:cmaes (9)" in text and "hyperopt:anneal (9)" in text
+
+
+def test_a_search_of_an_older_replay_protocol_is_replayed_again(tmp_path: Path) -> None:
+    results = tmp_path / "set"
+    _write_table_records(results, "smoke")
+    args = ("run", "hpo_tabular", "--profile", "smoke", "--workers", "1", "--results",
+            str(results), "--algorithms", "optuna:random")
+    assert bench(*args).returncode == 0
+    old = sorted((results / "records" / "searches").glob("*.json"))[0]
+    record = json.loads(old.read_text())
+    del record["search"]["replay_version"]  # as stored before the protocol changed
+    old.write_text(json.dumps(record))
+    again = bench(*args)
+    assert again.returncode == 0, again.stderr
+    assert _replayed(again.stderr) == 1  # only the superseded one
+    searches = pd.read_parquet(results / "searches.parquet")
+    assert (searches["replay_version"] == 2).all()

@@ -85,6 +85,11 @@ class Table:
 
 #: a record's kind of search against a table: replays look up, checks train for real
 TABLE_BENCHMARKS = ("tabular", "table_check")
+#: the replays' protocol: 2 = equal prior mass per discrete level, every seed its own
+#: sequence (QMC scrambled, ATPE seeded), CMA-ES with margin, time from the compute-cost
+#: model (issue 26). Searches of an older protocol are superseded: replayed again, and left
+#: out of the report once a search of this one is stored.
+REPLAY_VERSION = 2
 
 
 def live_trainer(args: dict[str, Any],
@@ -175,6 +180,7 @@ def tabular_search(args: dict[str, Any], options: Any = None) -> dict[str, Any]:
                                          "profile", "space")}
     common["method"] = f"{args['library']}:{args['algorithm']}"
     common["benchmark"] = "table_check" if args.get("live") else "tabular"
+    common["replay_version"] = REPLAY_VERSION
     common["table"] = args["table_study"]
     search = {**common,
               "status": "failed" if error or not trials else "ok", "error": error,
@@ -217,7 +223,7 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
     except BenchError as exc:
         console.print(f"[yellow]{study.name}: skipped[/]: {exc}")
         return
-    done = set() if runner.force else runner.store.completed("searches")
+    done = set() if runner.force else _current(runner.store)
     fresh = int(table.runs["seed"].max()) + 1  # a check trains with seeds the table lacks
     todo = []
     for seed in seeds:  # seed-major: a partial set has every method at about equal seeds
@@ -250,8 +256,6 @@ def _claimed(todo: list[dict[str, Any]], store: Any, force: bool, stop: Any,
              held: dict[str, Any]) -> Any:
     """The searches this process claims (until their record is written): one another process
     holds or has finished meanwhile is left to it; stops on Ctrl-C."""
-    from bench.store import FINAL_STATUSES
-
     for task in todo:
         if stop.stop:
             return
@@ -259,11 +263,29 @@ def _claimed(todo: list[dict[str, Any]], store: Any, force: bool, stop: Any,
         lock = store.try_claim(f"search-{sid}")
         if lock is None:
             continue
-        if not force and store.status("searches", sid) in FINAL_STATUSES:
+        if not force and sid in _current(store, sid):
             lock.release()
             continue
         held[sid] = lock
         yield task
+
+
+def _current(store: Any, only: str | None = None) -> set[str]:
+    """Ids of the stored searches (``only``: that one) finished under ``REPLAY_VERSION``."""
+    from bench.store import FINAL_STATUSES
+
+    folder = store.root / "records" / "searches"
+    paths = [folder / f"{only}.json"] if only else sorted(folder.glob("*.json"))
+    out = set()
+    for path in paths:
+        try:
+            search = json.loads(path.read_text())["search"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if search.get("status") in FINAL_STATUSES \
+                and search.get("replay_version") == REPLAY_VERSION:
+            out.add(search["search_id"])
+    return out
 
 
 def _store(record: dict[str, Any], study: Study, runner: Any, held: dict[str, Any]) -> None:

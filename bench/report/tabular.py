@@ -157,6 +157,9 @@ def replay_trials(store: ResultStore, benchmark: str = "tabular") -> pd.DataFram
     if "benchmark" not in trials:
         return pd.DataFrame()
     trials = trials[trials["benchmark"] == benchmark]
+    if benchmark == "tabular" and "replay_version" in trials \
+            and trials["replay_version"].notna().any():  # older protocols are superseded
+        trials = trials[trials["replay_version"] == trials["replay_version"].max()]
     if benchmark == "tabular" and not trials.empty and store.has_table("runs") \
             and "incumbent" in trials:
         from bench.report.tabular_truth import rescore
