@@ -6,11 +6,13 @@ The objective wrapper times every trial and the library's own time between trial
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from bench.hpo.space import (
     hyperopt_vals,
     normalise,
     skopt_space,
+    skopt_value,
     suggest_optuna,
 )
 
@@ -30,7 +33,7 @@ from bench.hpo.space import (
 ROW_ATTR = "bench_row"
 
 ALGORITHMS: dict[str, tuple[str, ...]] = {
-    "optuna": ("tpe", "random", "cmaes", "gp", "qmc"),
+    "optuna": ("tpe", "mvtpe", "random", "cmaes", "gp", "qmc"),
     "hyperopt": ("tpe", "rand", "anneal", "atpe"),
     "scikit-optimize": ("gp", "forest", "gbrt", "random"),
 }
@@ -38,11 +41,13 @@ ALIASES = {"skopt": "scikit-optimize", "sklearn-optimize": "scikit-optimize"}
 
 
 #: trials proposed at random before the library's model takes over (set explicitly below so
-#: the label cannot drift from the library's default): Optuna TPE/GP 10, Hyperopt TPE 20,
+#: the label cannot drift from the library's default): Optuna TPE (``mvtpe``: multivariate
+#: TPE, the setting Optuna's documentation tells users to try)/GP 10, Hyperopt TPE 20,
 #: ATPE 10 (``max(10, log10 |space|)``), anneal 1 (no history yet), CMA-ES 1 (its
 #: categorical parameters are always drawn at random), scikit-optimize ``n_initial_points``
 STARTUP_TRIALS: dict[tuple[str, str], int] = {
-    ("optuna", "tpe"): 10, ("optuna", "gp"): 10, ("optuna", "cmaes"): 1,
+    ("optuna", "tpe"): 10, ("optuna", "mvtpe"): 10, ("optuna", "gp"): 10,
+    ("optuna", "cmaes"): 1,
     ("hyperopt", "tpe"): 20, ("hyperopt", "atpe"): 10, ("hyperopt", "anneal"): 1,
     ("scikit-optimize", "gp"): 10, ("scikit-optimize", "forest"): 10,
     ("scikit-optimize", "gbrt"): 10,
@@ -179,23 +184,9 @@ def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
     if storage is not None:  # resume: the trials this search finished before
         log.resume(_finished_rows(optuna.create_study(
             direction="maximize", storage=storage, study_name=study_name, load_if_exists=True)))
-    # QMC continues its own sequence from the storage; random streams are re-seeded
-    fresh_seed = resume_seed(seed, log.resumed)
-    samplers = {
-        "tpe": lambda: optuna.samplers.TPESampler(
-            seed=fresh_seed, n_startup_trials=STARTUP_TRIALS[("optuna", "tpe")]),
-        "random": lambda: optuna.samplers.RandomSampler(seed=fresh_seed),
-        "cmaes": lambda: optuna.samplers.CmaEsSampler(
-            seed=fresh_seed, warn_independent_sampling=False,
-            n_startup_trials=STARTUP_TRIALS[("optuna", "cmaes")]),
-        "gp": lambda: optuna.samplers.GPSampler(
-            seed=fresh_seed, n_startup_trials=STARTUP_TRIALS[("optuna", "gp")]),
-        "qmc": lambda: optuna.samplers.QMCSampler(
-            seed=seed, warn_independent_sampling=False,
-            independent_sampler=optuna.samplers.RandomSampler(seed=fresh_seed)),
-    }
-    study = optuna.create_study(direction="maximize", sampler=samplers[algorithm](),
-                                storage=storage, study_name=study_name, load_if_exists=True)
+    study = optuna.create_study(direction="maximize", sampler=optuna_sampler(
+        algorithm, seed, log.resumed), storage=storage, study_name=study_name,
+        load_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
         value = log(suggest_optuna(trial, log.space))
@@ -206,6 +197,31 @@ def run_optuna(log: TrialLog, algorithm: str, n_trials: int, seed: int,
     if n_trials > log.resumed:
         study.optimize(objective, n_trials=n_trials - log.resumed, catch=(Exception,),
                        callbacks=[lambda s, t: s.stop() if log.stop() else None])
+
+
+def optuna_sampler(algorithm: str, seed: int, resumed: int = 0) -> Any:
+    """Optuna's sampler for ``algorithm``, seeded. QMC is scrambled (unscrambled, every seed
+    is one sequence) with ``seed`` and continues its own sequence from the storage; the
+    random streams of a resumed search are re-seeded. CMA-ES runs with margin (without it, a
+    discrete space collapses to a few points)."""
+    import optuna
+
+    fresh = resume_seed(seed, resumed)
+    startup = STARTUP_TRIALS.get(("optuna", algorithm), 0)
+    if algorithm in ("tpe", "mvtpe"):
+        return optuna.samplers.TPESampler(seed=fresh, n_startup_trials=startup,
+                                          multivariate=algorithm == "mvtpe",
+                                          warn_independent_sampling=False)
+    if algorithm == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=fresh, warn_independent_sampling=False,
+                                            n_startup_trials=startup, with_margin=True)
+    if algorithm == "gp":
+        return optuna.samplers.GPSampler(seed=fresh, n_startup_trials=startup)
+    if algorithm == "qmc":
+        return optuna.samplers.QMCSampler(
+            seed=seed, scramble=True, warn_independent_sampling=False,
+            independent_sampler=optuna.samplers.RandomSampler(seed=fresh))
+    return optuna.samplers.RandomSampler(seed=fresh)
 
 
 def _finished_rows(study: Any) -> list[dict[str, Any]]:
@@ -233,7 +249,8 @@ def run_hyperopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> Non
     from hyperopt import STATUS_OK, anneal, atpe, fmin, rand, tpe
 
     algo = {"tpe": partial(tpe.suggest, n_startup_jobs=STARTUP_TRIALS[("hyperopt", "tpe")]),
-            "rand": rand.suggest, "anneal": anneal.suggest, "atpe": atpe.suggest}[algorithm]
+            "rand": rand.suggest, "anneal": anneal.suggest,
+            "atpe": partial(_seeded_atpe, atpe.suggest)}[algorithm]
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         return {"loss": log.loss(params), "status": STATUS_OK}
@@ -246,6 +263,40 @@ def run_hyperopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> Non
              trials=_hyperopt_trials(log), rstate=np.random.default_rng(
                  resume_seed(seed, log.resumed)),
              show_progressbar=False, early_stop_fn=early_stop)
+
+
+def _seeded_atpe(suggest: Callable[..., Any], new_ids: list, domain: Any, trials: Any,
+                 seed: int) -> Any:
+    """ATPE ignores the seed ``fmin`` draws from ``rstate`` for each suggestion and uses
+    Python's and NumPy's global random state: seed both with it for the call (after ATPE's
+    first construction, whose lazy imports draw from the global state once per process)."""
+    _atpe_warmed()
+    with _global_random(int(seed)):
+        return suggest(new_ids, domain, trials, seed)
+
+
+@functools.cache
+def _atpe_warmed() -> bool:
+    from hyperopt.atpe import ATPEOptimizer
+
+    ATPEOptimizer()
+    return True
+
+
+@contextlib.contextmanager
+def _global_random(seed: int) -> Iterator[None]:
+    """Python's and NumPy's global random state seeded with ``seed`` for the duration, then
+    restored."""
+    import random
+
+    saved, saved_np = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        yield
+    finally:
+        random.setstate(saved)
+        np.random.set_state(saved_np)
 
 
 def _hyperopt_trials(log: TrialLog) -> Any:
@@ -296,7 +347,8 @@ def run_skopt(log: TrialLog, algorithm: str, n_trials: int, seed: int) -> None:
                               "random_state": resume_seed(seed, done)}
     if done:  # the finished trials as x0/y0 (failed ones score as loss 0, as when they ran)
         points = [json.loads(r["params_json"]) for r in log.rows[:done]]
-        common["x0"] = [[p[n] for n in names] for p in points]
+        common["x0"] = [[skopt_value(p, params[p.name]) for p in log.space.params]
+                        for params in points]
         common["y0"] = [0.0 if r["objective"] is None else -r["objective"]
                         for r in log.rows[:done]]
     startup = STARTUP_TRIALS[("scikit-optimize", "gp")]

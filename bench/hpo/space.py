@@ -11,7 +11,12 @@ from typing import Any
 class Param:
     """One hyper-parameter: ``float``/``int`` in [low, high] (``log``), ``cat`` of choices, or
     ``ord``: ordered choices (a grid), which every library sees as an integer index so that it
-    can model their order (the tabular benchmark's learning-rate grid)."""
+    can model their order (the tabular benchmark's learning-rate grid).
+
+    Every discrete value (an ``int`` or an ``ord`` level) gets the same prior mass in every
+    library: Hyperopt and scikit-optimize see it as a value in [low - 0.5, high + 0.5] rounded
+    to the nearest integer (``hp.quniform(low, high, 1)`` and skopt's normalised ``Integer``
+    give the two end values half the mass of the others)."""
 
     name: str
     kind: str
@@ -130,10 +135,9 @@ def hyperopt_space(space: Space) -> dict[str, Any]:
         if p.kind == "float":
             out[p.name] = (hp.loguniform(p.name, math.log(p.low), math.log(p.high)) if p.log
                            else hp.uniform(p.name, p.low, p.high))
-        elif p.kind == "ord":
-            out[p.name] = hp.quniform(p.name, 0, len(p.choices) - 1, 1)
-        elif p.kind == "int":  # quniform, not uniformint: ATPE breaks on uniformint
-            out[p.name] = hp.quniform(p.name, p.low, p.high, 1)
+        elif p.kind in ("ord", "int"):  # quniform, not uniformint: ATPE breaks on uniformint
+            low, high = int_bounds(p)
+            out[p.name] = hp.quniform(p.name, low - 0.5, high + 0.5, 1)
         else:
             out[p.name] = hp.choice(p.name, list(p.choices))
     return out
@@ -144,34 +148,47 @@ def hyperopt_vals(space: Space, params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for p in space.params:
         v = params[p.name]
-        out[p.name] = list(p.choices).index(v) if p.kind == "cat" else float(v)
+        out[p.name] = list(p.choices).index(v) if p.kind in ("cat", "ord") else float(v)
     return out
 
 
+def int_bounds(p: Param) -> tuple[int, int]:
+    """The integer range of a discrete parameter: an ``ord``'s level indices, an ``int``'s
+    [low, high]."""
+    return (0, len(p.choices) - 1) if p.kind == "ord" else (int(p.low), int(p.high))
+
+
 def skopt_space(space: Space) -> list[Any]:
-    from skopt.space import Categorical, Integer, Real
+    from skopt.space import Categorical, Real
 
     dims = []
     for p in space.params:
         if p.kind == "float":
             dims.append(Real(p.low, p.high, prior="log-uniform" if p.log else "uniform",
                              name=p.name))
-        elif p.kind == "ord":
-            dims.append(Integer(0, len(p.choices) - 1, name=p.name))
-        elif p.kind == "int":
-            dims.append(Integer(int(p.low), int(p.high), name=p.name))
+        elif p.kind in ("ord", "int"):  # a rounded Real: equal mass per value, order kept
+            low, high = int_bounds(p)
+            dims.append(Real(low - 0.5, high + 0.5, name=p.name))
         else:
             dims.append(Categorical(list(p.choices), name=p.name))
     return dims
 
 
+def skopt_value(p: Param, value: Any) -> Any:
+    """A stored value as scikit-optimize's dimension holds it (an ``ord`` level as its
+    index), for resuming."""
+    return list(p.choices).index(value) if p.kind == "ord" else value
+
+
 def normalise(space: Space, params: dict[str, Any]) -> dict[str, Any]:
-    """Plain Python values (ints for int params) whatever library produced them."""
+    """Plain Python values (ints for int params, levels for ord ones) whatever library
+    produced them; a discrete value drawn in [low - 0.5, high + 0.5] is rounded into range."""
     out = {}
     for p in space.params:
         v = params[p.name]
         v = v.item() if hasattr(v, "item") else v
-        if p.kind == "ord":
-            v = p.choices[min(len(p.choices) - 1, max(0, int(round(v))))]
-        out[p.name] = int(round(v)) if p.kind == "int" else v
+        if p.kind in ("ord", "int"):
+            low, high = int_bounds(p)
+            v = min(high, max(low, int(math.floor(float(v) + 0.5))))
+        out[p.name] = p.choices[v] if p.kind == "ord" else v
     return out

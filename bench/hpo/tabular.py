@@ -3,9 +3,12 @@
 A table study (``kind="table"``) trains every point of a grid space for real, with several
 seeds. A tabular study then runs each (library, algorithm, seed) search against that table:
 a trial looks up the validation accuracy that one of the table's seeds recorded for the
-proposed point (which seed: drawn from the search's seed) and the time it took to train, so
-a 100-trial search costs the library's own suggest time plus milliseconds. Regret is taken
-against the table's optimum of the seed-mean validation accuracy.
+proposed point (which seed: drawn from the search's seed), so a 100-trial search costs the
+library's own suggest time plus milliseconds. Regret is taken against the table's optimum of
+the seed-mean validation accuracy. Simulated time adds, per trial, the suggest time measured
+and the point's compute cost (``bench.hpo.compute_cost``: its architecture's, fitted with the
+drift of the recorded training times taken out), not the time its recorded run happened to
+take.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ class Table:
     """Per grid point: the validation/test accuracy and train time of each trained seed."""
 
     space: Space
-    runs: pd.DataFrame  # label, seed, status, val_accuracy, test_accuracy, train_seconds
+    runs: pd.DataFrame  # label, seed, status, val_accuracy, test_accuracy, train_seconds,
+    # started_at (optional: the training order, for the cost model)
 
     def __post_init__(self) -> None:
+        from bench.hpo.compute_cost import fit_costs
+
+        self.cost = fit_costs(self.runs)
         ok = self.runs[self.runs["status"] == "ok"]
         self.by_label = {label: g for label, g in self.runs.groupby("label")}
         means = ok.groupby("label")[["val_accuracy", "test_accuracy"]].mean()
@@ -59,7 +66,8 @@ class Table:
         frame = pd.DataFrame({
             "label": part["level"], "seed": part["seed"], "status": part["status"],
             "val_accuracy": part["final_val_accuracy"], "test_accuracy": part["test_accuracy"],
-            "train_seconds": part["train_seconds"]})
+            "train_seconds": part["train_seconds"],
+            "started_at": part.get("started_at", np.nan)})
         return cls(space, frame[frame["label"].isin(labels)].reset_index(drop=True))
 
     def lookup(self, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -71,11 +79,17 @@ class Table:
         return {"label": label, "status": "ok" if ok else str(row["status"]),
                 "score_accuracy": float(row["val_accuracy"]) if ok else None,
                 "test_accuracy": self.test_mean.get(label),
-                "val_mean": self.val_mean.get(label), "train_seconds": float(row["train_seconds"])}
+                "val_mean": self.val_mean.get(label), "train_seconds": float(row["train_seconds"]),
+                "cost_seconds": self.cost.get(label, float(row["train_seconds"]))}
 
 
 #: a record's kind of search against a table: replays look up, checks train for real
 TABLE_BENCHMARKS = ("tabular", "table_check")
+#: the replays' protocol: 2 = equal prior mass per discrete level, every seed its own
+#: sequence (QMC scrambled, ATPE seeded), CMA-ES with margin, time from the compute-cost
+#: model (issue 26). Searches of an older protocol are superseded: replayed again, and left
+#: out of the report once a search of this one is stored.
+REPLAY_VERSION = 2
 
 
 def live_trainer(args: dict[str, Any],
@@ -107,7 +121,7 @@ def live_trainer(args: dict[str, Any],
 def replay(table: Table, library: str, algorithm: str, n_trials: int, seed: int,
            train: Callable[[str, int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Run one search of ``library:algorithm`` against ``table``; one row per trial with the
-    incumbent's regret and the simulated wall time (recorded train time + suggest time).
+    incumbent's regret and the simulated wall time (compute cost + suggest time).
     With ``train`` each proposed point is trained for real instead of looked up (the search
     then sees live accuracies; regret is still read off the table's seed means)."""
     from bench.hpo.libraries import TrialLog, run_search
@@ -129,12 +143,13 @@ def replay(table: Table, library: str, algorithm: str, n_trials: int, seed: int,
     for row, entry in zip(log.rows, looked_up, strict=True):
         if row["objective"] is not None and row["objective"] > best:
             best, incumbent = row["objective"], entry
-        clock += entry["train_seconds"] + row["suggest_seconds"]
+        clock += entry["cost_seconds"] + row["suggest_seconds"]
         inc_val = incumbent["val_mean"] if incumbent else None
         rows.append({
             "trial": row["trial"], "config": entry["label"], "status": row["status"],
             "objective": row["objective"], "suggest_seconds": row["suggest_seconds"],
-            "train_seconds": entry["train_seconds"], "simulated_seconds": clock,
+            "train_seconds": entry["train_seconds"], "cost_seconds": entry["cost_seconds"],
+            "simulated_seconds": clock,
             "config_val_mean": entry["val_mean"],
             "proposed_by": row["proposed_by"], "incumbent": incumbent["label"] if incumbent
             else None, "incumbent_val_mean": inc_val,
@@ -165,6 +180,7 @@ def tabular_search(args: dict[str, Any], options: Any = None) -> dict[str, Any]:
                                          "profile", "space")}
     common["method"] = f"{args['library']}:{args['algorithm']}"
     common["benchmark"] = "table_check" if args.get("live") else "tabular"
+    common["replay_version"] = REPLAY_VERSION
     common["table"] = args["table_study"]
     search = {**common,
               "status": "failed" if error or not trials else "ok", "error": error,
@@ -207,7 +223,7 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
     except BenchError as exc:
         console.print(f"[yellow]{study.name}: skipped[/]: {exc}")
         return
-    done = set() if runner.force else runner.store.completed("searches")
+    done = set() if runner.force else _current(runner.store)
     fresh = int(table.runs["seed"].max()) + 1  # a check trains with seeds the table lacks
     todo = []
     for seed in seeds:  # seed-major: a partial set has every method at about equal seeds
@@ -224,17 +240,63 @@ def run_tabular_study(study: Study, runner: Any, stop: Any, extra: dict[str, Any
     total = len(methods) * len(seeds)
     runner.outcome.skipped += total - len(todo)
     runner.reporter.start(study.name, total, total - len(todo))
-    from bench.executor import until_stopped
-
-    for record in runner.executor.map_tasks(tabular_search,
-                                            until_stopped(todo, lambda: stop.stop)):
-        search = record["search"]
-        runner.store.write_record("searches", search["search_id"], record)
-        runner.outcome.ran[f"search {search['status']}"] += 1
-        if search["status"] == "failed":
-            runner.outcome.failed.append({"status": "failed", "study": study.name,
-                                          "run_id": search["search_id"],
-                                          "error": search["error"]})
-        runner.reporter.advance({"search": {**search, "study": study.name}})
+    held: dict[str, Any] = {}
+    try:
+        for record in runner.executor.map_tasks(
+                tabular_search, _claimed(todo, runner.store, runner.force, stop, held)):
+            _store(record, study, runner, held)
+    finally:
+        for lock in held.values():
+            lock.release()
     if stop.stop:
         runner.outcome.interrupted = True
+
+
+def _claimed(todo: list[dict[str, Any]], store: Any, force: bool, stop: Any,
+             held: dict[str, Any]) -> Any:
+    """The searches this process claims (until their record is written): one another process
+    holds or has finished meanwhile is left to it; stops on Ctrl-C."""
+    for task in todo:
+        if stop.stop:
+            return
+        sid = task["search_id"]
+        lock = store.try_claim(f"search-{sid}")
+        if lock is None:
+            continue
+        if not force and sid in _current(store, sid):
+            lock.release()
+            continue
+        held[sid] = lock
+        yield task
+
+
+def _current(store: Any, only: str | None = None) -> set[str]:
+    """Ids of the stored searches (``only``: that one) finished under ``REPLAY_VERSION``."""
+    from bench.store import FINAL_STATUSES
+
+    folder = store.root / "records" / "searches"
+    paths = [folder / f"{only}.json"] if only else sorted(folder.glob("*.json"))
+    out = set()
+    for path in paths:
+        try:
+            search = json.loads(path.read_text())["search"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if search.get("status") in FINAL_STATUSES \
+                and search.get("replay_version") == REPLAY_VERSION:
+            out.add(search["search_id"])
+    return out
+
+
+def _store(record: dict[str, Any], study: Study, runner: Any, held: dict[str, Any]) -> None:
+    """Write one replayed search, then release its claim."""
+    search = record["search"]
+    runner.store.write_record("searches", search["search_id"], record)
+    lock = held.pop(search["search_id"], None)
+    if lock is not None:
+        lock.release()
+    runner.outcome.ran[f"search {search['status']}"] += 1
+    if search["status"] == "failed":
+        runner.outcome.failed.append({"status": "failed", "study": study.name,
+                                      "run_id": search["search_id"], "error": search["error"]})
+    runner.reporter.advance({"search": {**search, "study": study.name}})

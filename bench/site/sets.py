@@ -16,7 +16,9 @@ TABLES = ("runs", "epochs", "classes", "confusion", "predictions", "searches", "
           "derived/paper_vs_measured",
           "derived/scores", "derived/pairwise", "derived/hpo_methods", "derived/hpo_rank_test",
           "derived/hpo_table", "derived/hpo_anytime", "derived/hpo_anytime_time",
-          "derived/hpo_overhead", "derived/hpo_tabular_ranks", "derived/hpo_table_check")
+          "derived/hpo_overhead", "derived/hpo_tabular_ranks", "derived/hpo_table_check",
+          "derived/hpo_tabular_tolerant_ranks", "derived/hpo_tabular_stability",
+          "derived/hpo_table_top_check", "derived/hpo_table_fidelity_check")
 
 
 @dataclass

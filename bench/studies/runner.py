@@ -187,7 +187,12 @@ class StudyRunner:
     def plan(self, study: Study) -> list[RunSpec]:
         """The specs of a non-staged study (stages are planned one at a time)."""
         base, _ = inherited_base(self.store, study, self.profile)
-        return study.expand(self.profile, self.seeds_for(study), base)
+        specs = study.expand(self.profile, self.seeds_for(study), base)
+        if study.kind == "table":  # its top region gets more seeds (bench.hpo.table_top)
+            from bench.hpo.table_top import table_specs
+
+            specs = table_specs(self.store, study, self.profile, self.seeds_for(study), specs)
+        return specs
 
     def run(self, study: Study, stop: StopFlag) -> None:
         if study.stages:
