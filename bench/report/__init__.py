@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.answers import answers
+from bench.report.answers import answers as answer_tables
 from bench.report.claims import user_claims, verdicts
 from bench.report.paper import paper_vs_measured
 from bench.report.stats import level_stats, pairwise, scores
@@ -70,7 +70,7 @@ def build_report(store: ResultStore) -> dict[str, int]:
         paper = pd.concat([paper, pd.DataFrame(hpo_paper_rows(searches, paper_results()))],
                           ignore_index=True)
     tables["claims"] = claims
-    tables["answers"], tables["answer_gaps"] = answers(scored, runs, epochs, claims,
+    tables["answers"], tables["answer_gaps"] = answer_tables(scored, runs, epochs, claims,
                                                        _study_objects(definitions))
     tables["paper_vs_measured"] = paper
     for name, df in tables.items():
@@ -86,7 +86,22 @@ INPUT_TABLES = ("runs", "epochs", "searches", "trials")
 
 def _inputs(store: ResultStore) -> dict[str, Any]:
     return {"tables": store.fingerprint(INPUT_TABLES),
-            "user_studies": user_studies(store.manifest())}
+            "user_studies": user_studies(store.manifest()), "rules": rules_fingerprint()}
+
+
+def rules_fingerprint() -> str:
+    """SHA-256 of what decides a conclusion besides the data: this package's code and the
+    papers' figures (they fix the margins). Conclusions computed under other rules are
+    stale, however current the tables."""
+    import hashlib
+    from importlib import resources
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(resources.files("bench.resources").joinpath("paper_results.csv").read_bytes())
+    return digest.hexdigest()
 
 
 def stale_reason(store: ResultStore) -> str | None:
@@ -100,7 +115,10 @@ def stale_reason(store: ResultStore) -> str | None:
     meta = store.read_json(REPORT_META)
     if not isinstance(meta, dict) or "inputs" not in meta:
         return "its conclusions (derived/) were never computed by this version"
-    if meta["inputs"] != _inputs(store):
+    now = _inputs(store)
+    if meta["inputs"].get("rules") != now["rules"]:
+        return "its conclusions (derived/) were computed by other rules (another version)"
+    if meta["inputs"] != now:
         return "its tables changed after its conclusions (derived/) were computed"
     return None
 

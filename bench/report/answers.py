@@ -1,6 +1,6 @@
 """One table of answers: per practical question a study declares (``Study.question``), the
 level chosen on the *validation* split at a stated epoch, tested on the *test* split against
-every other level, paired by seed (``paired.outcomes``: Holm, the source paper's margin).
+every other level, paired by seed, with the source paper's margin (``decide``).
 
 A study that trained longer than the epoch its paper reports (``report_epoch``) is answered
 twice: at the paper's epoch and at the end of training, each row naming its epoch. Every
@@ -8,7 +8,9 @@ site page renders these rows as they are; nothing downstream chooses a "best" ag
 
 ``derived/answers``: one row per (question, study, epoch). ``derived/answer_gaps``: each
 other level's per-seed gap to the choice, with the interval that matches the decision rule
-(simultaneous over the family, Bonferroni: a CI that excludes zero is significant under Holm).
+(simultaneous over the family, Bonferroni), from which each decision is read: the choice is
+*better* than a level when the interval lies above 0 and the mean gain reaches the margin,
+*tied* with it when the interval lies inside ±margin.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ from bench.report.paired import (
     MAX_SEEDS_REPORTED,
     Comparison,
     compare,
-    outcomes,
-    seeds_needed,
+    planned_seeds,
 )
 from bench.report.stats import paired_samples
 from bench.studies import REGISTRY, Study
@@ -89,7 +90,11 @@ def _views(study: Study, scored: pd.DataFrame, runs: pd.DataFrame, epochs: pd.Da
     trained = _most(scored["epochs_trained"])
     if not study.report_epoch or trained is None:
         return [("end of training", trained, scored)]
-    views = [("the paper's epoch", trained, scored)]
+    if trained != study.scored_epoch(PROFILES.get(profile or "") or PROFILES["paper"]):
+        return [("end of training", trained, scored)]  # curves without the paper's epoch
+    role = "the paper's epoch" if trained == study.report_epoch else \
+        f"the paper's epoch {study.report_epoch}, scaled by the profile"
+    views = [(role, trained, scored)]
     ran = runs[runs["run_id"].isin(scored["run_id"])]
     last = _most(ran["epochs"]) if "epochs" in ran else None
     if last is not None and last > trained:
@@ -131,21 +136,54 @@ def _answer(study: Study, s: pd.DataFrame, view: str,
     margin = margin_for(study.source)
     family = [compare(paired_samples(s, choice, lvl), margin) for lvl in others]
     n = min((c.n for c in family), default=int(s["seed"].nunique()))
-    decided = outcomes(family) if family and n >= MIN_SEEDS else ["undecided"] * len(family)
+    decided = [decide(c, len(family)) if n >= MIN_SEEDS else "undecided" for c in family]
     gaps = _gaps(others, family, decided, test, val)
     row: dict[str, Any] = {
         "question": study.question, "study": study.name, "variant_of": study.variant_of,
         "factor": factor, "epoch": epoch, "epoch_role": view, "chosen_on": "validation",
         "reported_on": "test", "choice": choice, "choice_val_accuracy": float(val[choice]),
         "choice_test_accuracy": float(test[choice]), "n": n, "margin": margin,
-        "effect_unit": "accuracy, test set (fraction)", **_verdict(others, family, decided, n)}
+        "effect_unit": "accuracy, test set (fraction)", "incomplete": _incomplete(study, s),
+        **_verdict(others, family, decided, n)}
     return row, gaps
+
+
+def _incomplete(study: Study, s: pd.DataFrame) -> str | None:
+    """Why the answer rests on part of the study (levels not measured, or seeds missing at
+    some levels), or None."""
+    per_level = s.groupby("level")["seed"].nunique()
+    declared = len(study.grid()) - len(study.aliases) \
+        if study.factors and not study.stages and not study.curve else None
+    parts = []
+    if declared is not None and len(per_level) < declared:
+        parts.append(f"{len(per_level)} of {declared} levels measured")
+    if len(per_level) and per_level.min() < per_level.max():
+        parts.append(f"{per_level.min()}–{per_level.max()} seeds per level")
+    return "; ".join(parts) or None
+
+
+def decide(c: Comparison, family: int) -> str:
+    """One comparison of the choice with another level, read off the interval the site
+    shows (``simultaneous_ci``): ``better`` (choice better: the interval above 0 and a mean
+    gain of at least the margin), ``worse`` (the mirror), ``equivalent`` (the interval inside
+    ±margin) or ``undecided``."""
+    low, high = simultaneous_ci(c, family)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "undecided"
+    if low > 0 and c.mean >= c.margin:
+        return "better"
+    if high < 0 and c.mean <= -c.margin:
+        return "worse"
+    if -c.margin < low and high < c.margin:
+        return "equivalent"
+    return "undecided"
 
 
 def simultaneous_ci(c: Comparison, family: int, confidence: float = 1 - ALPHA) -> tuple[
         float, float]:
     """The t-interval of ``c``'s mean at ``confidence`` Bonferroni-adjusted over ``family``
-    comparisons: it excludes zero only where Holm's step-down test is significant too."""
+    comparisons (simultaneous: all ``family`` intervals cover their truths with probability
+    at least ``confidence``); ``decide`` reads every decision off it."""
     if c.n < 2 or not math.isfinite(c.sd):
         return math.nan, math.nan
     level = 1 - (1 - confidence) / max(1, family)
@@ -177,7 +215,9 @@ def _verdict(others: list[str], family: list[Comparison], decided: list[str],
     closest = min(range(len(family)), key=lambda i: family[i].mean)
     low, high = simultaneous_ci(family[closest], len(family))
     tied = [o for o, d in zip(others, decided, strict=True) if d == "equivalent"]
-    open_ = [(o, c) for o, c, d in zip(others, family, decided, strict=True) if d == "undecided"]
+    open_ = [c for c, d in zip(family, decided, strict=True) if d == "undecided"]
+    needs = max((planned_seeds(c, len(family)) or MAX_SEEDS_REPORTED for c in open_),
+                default=None)
     if "worse" in decided:
         verdict, why = "beaten on test", "another level is better on the test set"
     elif all(d == "better" for d in decided):
@@ -187,19 +227,13 @@ def _verdict(others: list[str], family: list[Comparison], decided: list[str],
     elif n < MIN_SEEDS:
         verdict, why = "undecided", f"fewer than {MIN_SEEDS} paired seeds"
     else:
-        verdict, why = "undecided", _undecided_why(open_, len(family))
+        below = all(abs(c.mean) < c.margin for c in open_)
+        verdict = "undecided"
+        why = (f"{len(open_)} comparison(s) neither shown different nor shown tied"
+               + ("; their gaps are below the margin, not yet shown within it" if below
+                  else "") + (f"; about {needs} seeds would decide them (planned from the "
+                              "SD)" if needs < MAX_SEEDS_REPORTED else
+                              f"; more than {MAX_SEEDS_REPORTED} seeds"))
     return {"verdict": verdict, "runner_up": others[closest], "effect": family[closest].mean,
             "ci_low": low, "ci_high": high, "comparator": f"{others[closest]}, per seed",
-            "tied_with": ", ".join(tied) or None, "why": why,
-            "seeds_needed": max((seeds_needed(c, len(family)) or MAX_SEEDS_REPORTED
-                                 for _, c in open_), default=None)}
-
-
-def _undecided_why(open_: list[tuple[str, Comparison]], family: int) -> str:
-    needs = max(seeds_needed(c, family) or MAX_SEEDS_REPORTED for _, c in open_)
-    if needs >= MAX_SEEDS_REPORTED and all(abs(c.mean) < c.margin for _, c in open_):
-        return ("no practical difference: the open gaps are below the margin but too close to "
-                "it for any feasible number of seeds to show them tied")
-    if needs >= MAX_SEEDS_REPORTED:
-        return f"{len(open_)} comparison(s) open; more than {MAX_SEEDS_REPORTED} seeds needed"
-    return f"{len(open_)} comparison(s) open; about {needs} seeds would decide them"
+            "tied_with": ", ".join(tied) or None, "why": why, "seeds_needed": needs}

@@ -134,7 +134,7 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
         if ok.empty or ok["library"].nunique() < 2:
             judged = ("inconclusive", "no HPO results for two or more libraries yet", {})
         else:
-            judged = _JUDGES[claim["kind"]](ok, claim, study.source)
+            judged = _JUDGES[claim["kind"]](ok, claim, study)
         verdict, evidence, numbers = judged
         rows.append({"claim_id": claim["id"], "kind": claim["kind"], "source": study.source,
                      "claim": claim["text"], "tested_as": TESTED_AS[claim["kind"]],
@@ -143,8 +143,17 @@ def _live_claims(searches: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _defaults(ok: pd.DataFrame, study: Any) -> pd.DataFrame:
+    """The searches of each library's default algorithm in ``study`` (``hpo["methods"]``):
+    a library is compared through the algorithm the paper ran, not mixed with the others."""
+    from bench.hpo.libraries import parse_methods
+
+    return ok[ok["method"].isin({f"{lib}:{alg}" for lib, alg in
+                                 parse_methods(study.hpo["methods"])})]
+
+
 def _per_seed(ok: pd.DataFrame, column: str, log: bool = False) -> pd.DataFrame:
-    """seed x library: ``column`` averaged over a seed's fractions and algorithms."""
+    """seed x library: ``column`` averaged over a seed's fractions."""
     v = ok[column].astype(float)
     values = ok.assign(v=np.log(v.clip(lower=1e-9)) if log else v)
     return values.pivot_table(index="seed", columns="library", values="v", aggfunc="mean")
@@ -161,7 +170,8 @@ def _versus(table: pd.DataFrame, lib: str, margin: float) -> tuple[list[str], li
                     for o in others]
 
 
-def _fastest(ok: pd.DataFrame, claim: dict, source: str) -> tuple[str, str, dict]:
+def _fastest(ok: pd.DataFrame, claim: dict, study: Any) -> tuple[str, str, dict]:
+    ok = _defaults(ok, study)
     lib = claim["library"]
     if lib not in set(ok["library"]):
         return "inconclusive", f"no {lib} searches", {}
@@ -180,9 +190,10 @@ def _fastest(ok: pd.DataFrame, claim: dict, source: str) -> tuple[str, str, dict
         c, TIME_MARGIN, f"log ratio of library overhead (other / {lib})", others[closest])
 
 
-def _most_accurate(ok: pd.DataFrame, claim: dict, source: str) -> tuple[str, str, dict]:
+def _most_accurate(ok: pd.DataFrame, claim: dict, study: Any) -> tuple[str, str, dict]:
     from bench.report.claims import margin_for
 
+    ok, source = _defaults(ok, study), study.source
     lib = claim["library"]
     if lib not in set(ok["library"]):
         return "inconclusive", f"no {lib} searches", {}
@@ -227,7 +238,7 @@ def _protocol(searches: pd.DataFrame) -> dict[str, str | None]:
 
 
 def more_data_verdict(ok: pd.DataFrame, claim: dict | None = None,
-                      source: str = "mnist_cnn_hpo_libs") -> tuple[str, str, dict]:
+                      study: Any = None) -> tuple[str, str, dict]:
     """Best test accuracy at the largest fraction minus the smallest, per seed: one seed
     fixes the data subset of every method at a fraction, so the methods of a seed share its
     subset's luck and are averaged within the seed; the seeds are the independent units.
@@ -241,7 +252,7 @@ def more_data_verdict(ok: pd.DataFrame, claim: dict | None = None,
     table = table.groupby(level="seed").mean()  # fractions ascending: the predicted order
     if table.shape[1] < 2 or table.shape[0] < 2:
         return "inconclusive", "fewer than 2 fractions or 2 seeds with every fraction", {}
-    margin = margin_for(source)
+    margin = margin_for(study.source if study is not None else "mnist_cnn_hpo_libs")
     data = table.to_numpy()
     c = compare(data[:, -1] - data[:, 0], margin)
     result = outcomes([c])[0] if c.n >= MIN_SEEDS else "undecided"

@@ -88,6 +88,10 @@ def _unlike(rec: Any, study: str, runs: pd.DataFrame, scored: pd.DataFrame,
             and rec.metric.startswith("val_"):
         return ("the paper's 'validation' was its test set; ours is a split held out from the "
                 "training images")
+    if str(rec.level) in declared.aliases:
+        same = declared.aliases[str(rec.level)]
+        return (f"level {rec.level} trains exactly as {same} here: our runs are compared once, "
+                f"in the row of {same}")
     if declared.stages:
         return _unlike_stage(rec, study, scored)
     mine = runs[(runs["study"] == study) & (runs["status"] == "ok")]

@@ -86,12 +86,11 @@ def _verdict_text(row: pd.Series) -> str:
     text = badge(str(row["verdict"]))
     needs = row.get("seeds_needed")
     if row["verdict"] == "undecided" and pd.notna(needs):
-        if "no practical difference" in str(row["why"]):
-            text += " no practical difference (gaps below the margin)"
-        elif needs >= MAX_SEEDS_REPORTED:
-            text += f" more than {MAX_SEEDS_REPORTED} seeds would be needed"
-        else:
-            text += f" ≈{int(needs)} seeds would decide"
+        text += (f" more than {MAX_SEEDS_REPORTED} seeds would be needed"
+                 if needs >= MAX_SEEDS_REPORTED else f" ≈{int(needs)} seeds would decide")
+    incomplete = row.get("incomplete")
+    if isinstance(incomplete, str):
+        text += f" (incomplete: {esc(incomplete)})"
     return text
 
 
@@ -161,14 +160,14 @@ def answers_section(w: SiteWriter, sets: list[ResultSet], claims: pd.DataFrame) 
             f"named; its numbers and its test against every other level use the **test** "
             f"set. Fashion-MNIST MLPs; {context}.\n",
             md_table(table, html_cols=tuple(table.columns)),
-            f"\n*Verdict* (computed once by `bench report`, the rules of [Claims](claims.md)): "
-            f"*better*: the choice beats every other level by at least the margin, paired by "
-            f"seed, one-sided t-tests at α = {ALPHA} with Holm's correction; *tied*: every "
-            f"other level is worse or shown equal within the margin (TOST); *beaten on test*: "
-            f"another level is better on the test set; *undecided*: the seeds cannot decide. "
-            f"The interval is simultaneous over the comparisons (Bonferroni), so it excludes 0 "
-            f"only where the test is significant. A study trained past the paper's epoch is "
-            f"answered at both epochs.\n"]
+            f"\n*Verdict* (computed once by the report; every decision is read off the "
+            f"interval shown, simultaneous over the choice's comparisons: paired t, "
+            f"Bonferroni, {1 - ALPHA:.0%}): *better*: against every other level the interval "
+            f"lies above 0 and the mean gain reaches the margin; *tied*: every other level is "
+            f"worse or its interval lies inside ± the margin; *beaten on test*: another level "
+            f"is better on the test set (validation chose otherwise); *undecided*: neither. "
+            f"*Seeds*: paired seeds behind each comparison. A study trained past the paper's "
+            f"epoch is answered at both epochs.\n"]
     gaps = gap_frame(found)
     if not gaps.empty:
         text.append("\nEach dot is one alternative's gap to the choice (mean of the per-seed "

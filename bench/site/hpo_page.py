@@ -271,7 +271,9 @@ def hpo_page(w: SiteWriter, sets: list, tabular_rs=None) -> list:
         params = [c for c in st.columns if c.startswith("param_") and st[c].notna().any()]
         best = st.dropna(subset=["score_accuracy"]).sort_values("score_accuracy").groupby(
             "method").tail(1)
-        text.append("\n#### Best parameters per method\n")
+        text.append("\n#### Best trial per method\n\nThe trial with the highest validation "
+                    "score over all of a method's searches (a description of what it found, "
+                    "not a comparison: the comparison is the table of means above).\n")
         best = best.assign(params_json=best["params_json"].map(_params),
                            fraction=best["fraction"].map(lambda f: f"{f:.2f}"))
         text.append(md_table(best[["method", "fraction", "score_accuracy", "test_accuracy",

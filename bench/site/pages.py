@@ -154,8 +154,9 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
         ok = ok.assign(**{a: parts[0], b: parts[1] if parts.shape[1] > 1 else ""})
         cells = ok.groupby([a, b])["test_accuracy"].mean().reset_index()
         text.append("\n## Both factors\n")
-        text.append(w.chart(path, "heat", charts.heatmap(cells, b, a, "test_accuracy",
-                                                          "mean test accuracy")))
+        last = "/".join(str(int(e)) for e in sorted(ok["epochs"].dropna().unique()))
+        text.append(w.chart(path, "heat", charts.heatmap(
+            cells, b, a, "test_accuracy", f"mean test accuracy after {last} epochs (the last)")))
     text.append(paper_section(w, path, study, rs.get("derived/paper_vs_measured")))
     claims = rs.get("derived/claims")
     if not claims.empty:

@@ -95,10 +95,12 @@ def paper_section(w: SiteWriter, path: str, study: Study, paper: pd.DataFrame) -
     if pv.empty:
         return ""
     like = pv[pv["comparable"].astype(bool)]
-    inside = int((like["paper_in_pi"] == True).sum())  # noqa: E712 (None: no interval)
-    summary = (f"Of the {len(like)} like-for-like rows, {inside} have the paper's figure inside "
-               f"our one-run interval" if len(like) else "No row here is like-for-like with "
-               "the paper, so none is counted as inside or outside")
+    measured = like[like["paper_in_pi"].notna() & (like["n"] >= 2)]  # an interval needs 2 seeds
+    inside = int(measured["paper_in_pi"].astype(bool).sum())
+    summary = (f"Of the {len(like)} like-for-like rows, {len(measured)} are measured (2 seeds "
+               f"or more) and {inside} of those have the paper's figure inside our one-run "
+               f"interval" if len(like) else "No row here is like-for-like with the paper, so "
+               "none is counted as inside or outside")
     variants = [v.name for v in REGISTRY if v.variant_of == study.name]
     if variants:
         summary += "; the paper's base is run as " + ", ".join(f"[{v}]({v}.md)" for v in variants)

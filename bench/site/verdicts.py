@@ -29,8 +29,12 @@ _WHEN = (
 RULES = (
     "Each claim of the five papers, tested on our data. Levels are compared **paired by "
     "seed** (a seed fixes the data subset, initial weights and batch order for every level), "
-    f"with one-sided paired t-tests at α = {ALPHA}, Holm-corrected over the comparisons a "
-    "claim makes. The smallest accuracy difference that counts, the **margin**, is fixed per "
+    f"with paired t-tests: *better*/*worse* one-sided at α/2 = {ALPHA / 2} each way (together "
+    f"a two-sided test at {ALPHA}), equivalence (TOST), no-gain, non-inferiority and "
+    f"overfitting bounds one-sided at α = {ALPHA}; Holm-corrected over the comparisons a claim "
+    "makes where any one of them decides it (an intersection-union test, where all must, "
+    "needs none). The effect's 95 % CI is per comparison. The smallest accuracy difference "
+    "that counts, the **margin**, is fixed per "
     "source paper before any of our data: 1.5 binomial standard errors of a 10,000-image "
     "test set at the best accuracy the paper reports, rounded up to 0.1 pp ("
     + ", ".join(f"{src} {margin_for(src) * 100:.1f} pp" for src in _SOURCES) + "). Each "
@@ -108,18 +112,21 @@ def paired_section(rs, study: str) -> str:
         return ""
     out = ["\n## The choice, and each level against it (paired by seed)\n",
            "The choice is the level with the best mean **validation** accuracy at the epoch "
-           "named; each other level is compared with it on the **test** set, per seed: "
-           f"*worse* / *better* by at least the margin (one-sided t-tests, Holm, α = {ALPHA}), "
-           "*tied* within the margin (TOST), else *not decided*. The interval is simultaneous "
-           "over the comparisons (Bonferroni), so it excludes 0 only where the test is "
-           "significant.\n"]
+           "named; each other level is compared with it on the **test** set, per seed, and "
+           "each decision is read off the interval shown (paired t, simultaneous over the "
+           f"comparisons, Bonferroni, {1 - ALPHA:.0%}): *worse* / *better* than the choice "
+           "when it excludes 0 and the mean reaches the margin, *tied* when it lies inside "
+           "± the margin, else *not decided*.\n"]
     for row in answers[answers["study"] == study].itertuples(index=False):
         epoch = "each level's own epochs" if pd.isna(row.epoch) else \
             f"epoch {int(row.epoch)} ({row.epoch_role})"
+        incomplete = getattr(row, "incomplete", None)
         out.append(f"\n### At {esc(epoch)}: {esc(row.choice)} {badge(row.verdict)}\n\n"
                    f"Validation {row.choice_val_accuracy:.4f}, test "
                    f"{row.choice_test_accuracy:.4f}; {esc(row.why)}; margin "
-                   f"{row.margin * 100:.1f} pp, {int(row.n)} seeds.\n")
+                   f"{row.margin * 100:.1f} pp, {int(row.n)} seeds"
+                   + (f"; incomplete: {esc(incomplete)}" if isinstance(incomplete, str)
+                      else "") + ".\n")
         mine = gaps[(gaps["study"] == study) & (gaps["epoch"].isna() if pd.isna(row.epoch)
                                                  else gaps["epoch"] == row.epoch)]
         if not mine.empty:
