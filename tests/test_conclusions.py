@@ -332,7 +332,7 @@ def test_every_answer_decision_reads_off_the_interval_shown() -> None:
         d = decide(c, k)
         assert (d == "better") == (low > 0 and c.mean >= 0.005)
         assert (d == "worse") == (high < 0 and c.mean <= -0.005)
-        assert (d == "equivalent") == (-0.005 < low and high < 0.005)
+        assert (d == "equivalent") == (low > -0.005 and high < 0.005)
     clear = paired.compare(rng.normal(0.02, 0.002, 8), 0.005)  # a true 2 pp gain
     assert decide(clear, 8) == "better" and simultaneous_ci(clear, 8)[0] > 0
     tight = paired.compare(rng.normal(0.0, 0.0005, 10), 0.005)  # a true zero, measured tightly
