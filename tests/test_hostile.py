@@ -416,7 +416,7 @@ SILENT_BAD = {  # (study file body after HEAD, words of the one-line error)
     "holdout_inf": ("factors:\n  validation: ['holdout:inf']\n", "holdout:N"),
     "holdout_tiny": ("factors:\n  validation: ['holdout:0.00001']\n", "holds out 1 images"),
     "fraction_tiny": ("factors:\n  fraction: [1.0e-9]\n", "trains on 0 images"),
-    "epochs_huge": ("factors:\n  epochs: [1000000000]\n", "epochs must be between"),
+    "epochs_huge": ("factors:\n  epochs: [1000000000]\n", "epochs must be <= 1000"),
     "overfits_one_epoch": ("base: {dataset: mnist, model: model_1, epochs: 1}\nfactors:\n"
                            "  optimizer: [adam, sgd]\nclaims: [{kind: overfits, level: adam}]\n",
                            "4 epochs or more"),
