@@ -173,8 +173,10 @@ class RunSpec:
         for name in ("fraction", "test_fraction", "score_fraction"):
             if not 0 < getattr(self, name) <= 1:
                 raise BenchError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if not 1 <= self.epochs <= MAX_EPOCHS:
-            raise BenchError(f"epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs}")
+        if self.epochs < 1:
+            raise BenchError(f"epochs must be >= 1, got {self.epochs}")
+        if self.epochs > MAX_EPOCHS:
+            raise BenchError(f"epochs must be <= {MAX_EPOCHS}, got {self.epochs}")
         if self.batch_size is not None and self.batch_size < 1:
             raise BenchError(f"batch_size must be >= 1, got {self.batch_size}")
         if isinstance(self.learning_rate, int | float) and \

@@ -150,12 +150,12 @@ class ResultStore:
         """Refuse a folder that is not a result set (a new set needs an empty or new one),
         and a set whose own folders or files are links (writes would land elsewhere)."""
         root = self.root
-        if root.is_dir() and not any((root / m).exists() for m in SET_MARKS):
+        if root.is_dir() and not any((root / m).exists() for m in SET_MARKS) \
+                and any(root.iterdir()):  # an empty folder is an empty set
             if not create:
                 raise BenchError(f"{root} is not a result set (no manifest.json or records/)")
-            if any(root.iterdir()):
-                raise BenchError(f"--results {root} is a non-empty folder that is not a result "
-                                 "set; give a new or empty folder (nothing was written)")
+            raise BenchError(f"--results {root} is a non-empty folder that is not a result "
+                             "set; give a new or empty folder (nothing was written)")
         links = [name for name in OWN if (root / name).is_symlink()]
         if links:
             raise BenchError(f"result set {root}: {links[0]} is a symbolic link; a set holds "

@@ -51,12 +51,13 @@ def all_(
     get_profile(profile)
     from bench.cli.common import default_results
 
+    results = results or default_results(profile)
     if not no_site:
-        from bench.site.build import check_out
+        from bench.site.build import check_inputs, check_out
 
         check_out(Path(site).resolve())  # before hours of training, not after
+        check_inputs(Path(site).resolve(), [Path(results)])
 
-    results = results or default_results(profile)
     chosen = get_profile(profile)
     left_out = [s.name for s in REGISTRY if not s.in_bench_all(chosen)]
     if left_out:

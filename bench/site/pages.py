@@ -212,7 +212,7 @@ def _image_grid(w: SiteWriter, path: str, rs: ResultSet, mine: pd.DataFrame,
     png = prediction_grid(ds.x_test[p["index"].to_numpy()], p["true"].to_numpy(),
                           p["pred"].to_numpy(), classes)
     w.page(str(Path(path).parent / "images" / name), png)
-    return (f"\n## First 40 test images ({first['level']}, seed {first['seed']})\n\n"
+    return (f"\n## First 40 test images ({esc(first['level'])}, seed {first['seed']})\n\n"
             f"Red titles are mistakes (predicted / true).\n\n![predictions](images/{name})\n")
 
 

@@ -24,14 +24,14 @@ class SiteWriter:
     def chart(self, page: str, name: str, chart: alt.TopLevelMixin) -> str:
         """Register a chart for ``page``; return the HTML placeholder that renders it."""
         folder = PurePosixPath(page).parent
-        rel = f"charts/{PurePosixPath(page).stem}-{name}.json"
+        rel = f"charts/{PurePosixPath(page).stem}-{safe_name(name)}.json"
         spec = chart.to_dict()
         spec.setdefault("$schema", "https://vega.github.io/schema/vega-lite/v5.json")
         if isinstance(spec.get("width"), int | float):  # fill the column, down to a phone's
             spec["width"] = "container"
             spec["autosize"] = {"type": "fit-x", "contains": "padding"}
         self.charts[str(folder / rel)] = spec
-        return f'<div class="vega-chart" data-spec="{rel}"></div>\n'
+        return f'<div class="vega-chart" data-spec="{html.escape(rel)}"></div>\n'
 
     def page(self, path: str, text: str | bytes) -> None:
         self.pages[path] = text
@@ -41,6 +41,18 @@ class SiteWriter:
             atomic_write_bytes(self.docs / path, text if isinstance(text, bytes) else text.encode())
         for path, spec in self.charts.items():
             atomic_write_bytes(self.docs / path, json.dumps(spec, separators=(",", ":")).encode())
+
+
+def safe_name(name: str) -> str:
+    """A file name from text that may come from data (a level label): letters, digits,
+    ``-``, ``_`` and ``.`` kept, the rest replaced; a short hash keeps two names apart."""
+    import hashlib
+    import re
+
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", name).strip(".-")[:80] or "chart"
+    if clean == name:
+        return name
+    return f"{clean}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def esc(value: object) -> str:
