@@ -228,6 +228,7 @@ def _paired_family(at: pd.DataFrame, column: str, subject: str, others: list[str
     from bench.report.paired import compare, outcomes
 
     wide = at.pivot_table(index="seed", columns="method", values=column)
+    wide = wide[[subject, *others]].dropna()  # the seeds every method has
     if transform is not None:
         wide = transform(wide)
     comps = [compare((wide[o] - wide[subject]).to_numpy(), margin) for o in others]

@@ -131,9 +131,10 @@ def conclusion(tolerant_ranks: pd.DataFrame, stable: pd.DataFrame) -> str:
     parts = [f"At {trials} trials with regrets below {TOLERANCE} counted as zero, "
              f"{len(model)} model-based method(s) ({', '.join(model)}) are not told apart "
              f"from the best (critical difference {cd:.2f})"]
+    inside = [m for m in NON_MODEL if m in group]
     parts.append("and every search without a model ranks below that group, so "
                  "'model-based beats random' survives" if beats else
-                 "and some search without a model is among them, so not even "
+                 f"and {', '.join(inside)} (no model) is among them, so not even "
                  "'model-based beats random' survives")
     parts.append(f"the leader changes with the table seed that defines the truth "
                  f"({', '.join(leaders)}), so no single best library survives"
