@@ -180,7 +180,7 @@ def test_a_simultaneous_interval_excludes_zero_only_where_holm_rejects() -> None
     from bench.report.answers import simultaneous_ci
 
     rng = np.random.default_rng(2)
-    for _ in range(200):
+    for _ in range(80):
         family = [paired.compare(rng.normal(rng.normal(0, 0.004), 0.005, 6)) for _ in range(5)]
         holm = paired.holm([c.p_two_sided() for c in family])
         for c, p in zip(family, holm, strict=True):
@@ -283,7 +283,7 @@ def test_a_winner_that_truly_falls_behind_is_rarely_confirmed() -> None:
     level looks best late. A rule that compares with a late 'best' picked on the same noise
     confirms this often (the pick is often the winner itself); this one at most ~α."""
     rng = np.random.default_rng(8)
-    confirmed, trials = 0, 150
+    confirmed, trials = 0, 80
     for _ in range(trials):
         rows = []
         for study in STUDIES:
@@ -301,7 +301,7 @@ def test_a_winner_that_truly_falls_behind_is_rarely_confirmed() -> None:
         verdict = _stays_best(TWIG, df[df["split"] == "val"], df[df["split"] == "test"],
                               PROFILES["paper"])
         confirmed += verdict["verdict"] == "confirmed"
-    assert confirmed / trials <= 0.07
+    assert confirmed / trials <= 0.08  # α = 0.05, with room for 80 draws
 
 
 def test_a_loss_that_only_falls_is_not_an_overfit() -> None:

@@ -235,18 +235,20 @@ def _paired_family(at: pd.DataFrame, column: str, subject: str, others: list[str
     return list(zip(others, comps, outcomes(comps), strict=True))
 
 
-def _verdict(family: list[tuple[str, object, str]]) -> str:
+def _verdict(family: list[tuple[str, object, str]]) -> tuple[str, str]:
+    """(verdict, a note for the evidence): the verdict is one of the project's words; how
+    many seeds would decide an open one goes into the evidence."""
     from bench.report.paired import seeds_needed
 
     results = [o for _, _, o in family]
     if all(o == "better" for o in results):
-        return "confirmed"
+        return "confirmed", ""
     if any(o == "worse" for o in results):
-        return "not confirmed"
+        return "not confirmed", ""
     if all(o == "equivalent" for o in results):
-        return "tied"
+        return "tied", ""
     needed = max((seeds_needed(c, len(family)) or 0) for _, c, o in family if o != "better")
-    return f"undecidable (needs ≈{needed} seeds)" if needed else "undecidable"
+    return "undecidable", (f"; about {needed} seeds would decide it" if needed else "")
 
 
 def tabular_claims(trials: pd.DataFrame) -> dict[str, tuple[str, str, int]]:
@@ -267,7 +269,8 @@ def tabular_claims(trials: pd.DataFrame) -> dict[str, tuple[str, str, int]]:
                          0.005)
     ev = "; ".join(f"regret of {o} minus hyperopt:tpe {c.mean:+.4f} "
                    f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] ({r})" for o, c, r in acc)
-    out["hpo_hyperopt_most_accurate"] = (_verdict(acc), f"{where}: {ev}", n)
+    verdict, note = _verdict(acc)
+    out["hpo_hyperopt_most_accurate"] = (verdict, f"{where}: {ev}{note}", n)
     out["hpo_optuna_fastest"] = _fastest(part[part["trial"] <= last], where, n)
     return out
 
@@ -290,5 +293,6 @@ def _fastest(part: pd.DataFrame, where: str, n: int) -> tuple[str, str, int]:
         share = (f"; against a median modelled training cost of "
                  f"{part['cost_seconds'].median():.2f} s per trial, the largest overhead is "
                  f"{medians.max() / part['cost_seconds'].median():.1%} of a trial")
-    return (_verdict(speed), f"{where}, the libraries' own time (median suggest time per "
-            f"trial over each search, training time excluded): {each}; {ev}{share}", n)
+    verdict, note = _verdict(speed)
+    return (verdict, f"{where}, the libraries' own time (median suggest time per trial over "
+            f"each search, training time excluded): {each}; {ev}{share}{note}", n)
