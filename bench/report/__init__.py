@@ -42,7 +42,8 @@ def build_report(store: ResultStore) -> dict[str, int]:
         tables["hpo_methods"] = method_stats(searches)
         tables["hpo_rank_test"] = rank_test(searches)
     if not store.has_table("runs"):
-        runs = pd.DataFrame(columns=["run_id", "study", "status", "profile", "level"])
+        runs = pd.DataFrame(columns=["run_id", "study", "status", "profile", "level", "seed",
+                                     "epochs"])
         epochs = pd.DataFrame(columns=["run_id", "epoch", "split", "metric", "value"])
     else:
         runs = store.table("runs")
