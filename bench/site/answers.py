@@ -101,9 +101,7 @@ def answer_table(found: list[tuple[ResultSet | None, pd.DataFrame]],
     rows = []
     for rs, table in found:
         if rs is None:
-            rows.append({"question": esc(table["question"].iloc[0]),
-                         "choice (validation → test accuracy)": "no results yet"})
-            continue
+            continue  # listed once below the table (``_unanswered``)
         for _, row in table.iterrows():
             link = f"studies/{row['study']}.md"
             paper = ""
@@ -156,10 +154,12 @@ def answers_section(w: SiteWriter, sets: list[ResultSet], claims: pd.DataFrame) 
     used = sorted({rs.name for rs, _ in found if rs is not None})
     context = "; ".join(rs.context() for rs in sets if rs.name in used) or "no results yet"
     table = answer_table(found, claims)
+    missing = [t["question"].iloc[0] for rs, t in found if rs is None]
     text = [f"Each choice is the level with the best mean **validation** accuracy at the epoch "
             f"named; its numbers and its test against every other level use the **test** "
             f"set. Fashion-MNIST MLPs; {context}.\n",
             md_table(table, html_cols=tuple(table.columns)),
+            ("\nNo results yet: " + esc(", ".join(missing)) + ".\n") if missing else "",
             f"\n*Verdict* (computed once by the report; every decision is read off the "
             f"interval shown, simultaneous over the choice's comparisons: paired t, "
             f"Bonferroni, {1 - ALPHA:.0%}): *better*: against every other level the interval "
