@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -138,7 +139,8 @@ class ResultStore:
         if create:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
-                probe = self.root / f".write-test-{os.getpid()}"
+                # per process and thread: two runners of one process must not share it
+                probe = self.root / f".write-test-{os.getpid()}-{threading.get_ident()}"
                 probe.write_bytes(b"")
                 probe.unlink()
             except OSError as exc:
