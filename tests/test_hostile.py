@@ -360,8 +360,10 @@ def test_bad_options_leave_no_result_folder(tiny_data_dir: Path, tmp_path: Path,
     assert not (tmp_path / "R").exists()
 
 
+@pytest.mark.parametrize("gap", [0.5, 2.0])  # while runs finish; while the set is compacted
 def test_a_second_ctrl_c_stops_now_and_records_the_interruption(tiny_data_dir: Path,
-                                                                tmp_path: Path) -> None:
+                                                                tmp_path: Path,
+                                                                gap: float) -> None:
     import signal
     import time
 
@@ -372,10 +374,11 @@ def test_a_second_ctrl_c_stops_now_and_records_the_interruption(tiny_data_dir: P
                    "--workers", "2"])
     _wait_records(results, 1, proc)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.5)
+    time.sleep(gap)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-2000:]
+    # -SIGINT: the Ctrl-C came as the interpreter shut down (a shell shows 130 for both)
+    assert proc.returncode in (130, -signal.SIGINT), err[-2000:]
     assert "summary" in err and "interrupted" in err and "Traceback" not in err
     session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
     assert session["interrupted"] is True and session["ended"]

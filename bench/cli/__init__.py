@@ -29,10 +29,24 @@ from bench.cli import (  # noqa: E402,F401  (each module registers its command)
 )
 
 
+def _exit_on_ctrl_c() -> None:
+    """The work is done and recorded: a Ctrl-C while the interpreter shuts down (worker
+    processes joined, the framework unloaded) ends the process now, without a traceback."""
+    import contextlib
+    import os
+    import signal
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with contextlib.suppress(ValueError):  # not the main thread (a test calls the CLI)
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:
         code = app(standalone_mode=False)  # click returns Exit codes in this mode
+        _exit_on_ctrl_c()
         sys.exit(code if isinstance(code, int) else 0)
     except BenchError as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line

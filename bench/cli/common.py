@@ -147,61 +147,84 @@ def execute(studies: list[Study], profile_name: str, seeds: int | None, results:
     console.print(f"result set: [bold]{store.root}[/]  profile={profile.name} seeds={shown} "
                   f"workers={workers} backend={env['keras_backend']}")
     runner = StudyRunner(store, executor, profile, seeds, force, None)
-    try:
-        with StopFlag() as stop, make_reporter() as progress_reporter:
-            runner.reporter = progress_reporter
-            for batch in _batches(studies):
-                study = batch[0]
-                if stop.stop:
-                    runner.outcome.interrupted = True
-                    break
-                if study.kind == "hpo":
-                    from bench.hpo.runner import run_hpo_studies
-
-                    run_hpo_studies(batch, runner, stop, extra)
-                elif study.kind == "tabular":
-                    from bench.hpo.tabular import run_tabular_study
-
-                    run_tabular_study(study, runner, stop, extra)
-                else:
-                    runner.run(study, stop)
-            if max_seeds and not stop.stop:
-                session["topups"] = _top_up(store, runner,
-                                            [s for s in studies if s.kind == "train"],
-                                            max_seeds, stop)
-    except KeyboardInterrupt:  # a second Ctrl-C: stop now (the runs in flight are lost)
-        runner.outcome.interrupted = True
-        executor.close(now=True)
-    finally:
-        executor.close()
-        counts, failure = _compact(store)
-        session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
-                       interrupted=runner.outcome.interrupted,
-                       **({"compaction_error": str(failure)} if failure else {}))
-        changes: dict[str, Any] = {"session": session}
-        if runner.outcome.ran:
-            from bench.devices import detect
-            from bench.options import COMPILED_JIT_MIN_STEPS, JIT_MIN_STEPS, auto_precision
-
-            gpu = next(iter(detect()), None)  # the parent never loads the framework for it
-            changes["engine"] = {
-                "cnn_precision": auto_precision("cnn", gpu),
-                "mlp_precision": auto_precision("mlp", gpu),
-                "jit_compile": options.jit_compile, "jit_min_steps_on_cpu": COMPILED_JIT_MIN_STEPS
-                if options.compiled_epochs_for() else JIT_MIN_STEPS,
-                "steps_per_execution": options.steps_per_execution or "min(64, steps/epoch)",
-                "deterministic": deterministic, "workers": workers,
-                "epoch_loop": epoch_loop,
-                "epoch_loop_used": "compiled" if options.compiled_epochs_for() else "keras",
-                # what actually trained this session's runs (device, precision, TF32, loop)
-                "hardware_used": runner.outcome.hardware_used(),
-            }
-        store.update_manifest(**changes)
-    if failure:
-        raise failure
-    _derive(store)
-    summarize(runner.outcome, counts, store.root)
+    with StopFlag() as stop:  # held to the summary: no Ctrl-C escapes between the phases
+        try:
+            _run_batches(studies, runner, stop, extra, store, max_seeds, session)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now (the runs in flight are lost)
+            runner.outcome.interrupted = True
+            executor.close(now=True)
+        finally:
+            stop.closing = True  # the session's end is recorded whatever is pressed now
+            executor.close()
+            counts, failure = _compact(store)
+            session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
+                           interrupted=runner.outcome.interrupted,
+                           **({"compaction_error": str(failure)} if failure else {}))
+            store.update_manifest(**_session_changes(session, runner, options, deterministic,
+                                                     workers, epoch_loop))
+        if failure:
+            raise failure
+        stop.closing = False  # the report may be stopped: its tables are then stale, not lost
+        try:
+            _derive(store)
+        except KeyboardInterrupt:
+            runner.outcome.interrupted = True
+            console.print(f"[yellow]report stopped[/]: run `bench compact {store.root}` to "
+                          "compute the tables", soft_wrap=True)
+        stop.closing = True
+        summarize(runner.outcome, counts, store.root)
     return runner.outcome
+
+
+def _run_batches(studies: list[Study], runner: StudyRunner, stop: StopFlag,
+                 extra: dict[str, Any], store: ResultStore, max_seeds: int | None,
+                 session: dict[str, Any]) -> None:
+    """Each batch of studies through its runner, then the top-ups."""
+    with make_reporter() as progress_reporter:
+        runner.reporter = progress_reporter
+        for batch in _batches(studies):
+            study = batch[0]
+            if stop.stop:
+                runner.outcome.interrupted = True
+                break
+            if study.kind == "hpo":
+                from bench.hpo.runner import run_hpo_studies
+
+                run_hpo_studies(batch, runner, stop, extra)
+            elif study.kind == "tabular":
+                from bench.hpo.tabular import run_tabular_study
+
+                run_tabular_study(study, runner, stop, extra)
+            else:
+                runner.run(study, stop)
+        if max_seeds and not stop.stop:
+            session["topups"] = _top_up(store, runner,
+                                        [s for s in studies if s.kind == "train"],
+                                        max_seeds, stop)
+
+
+def _session_changes(session: dict[str, Any], runner: StudyRunner, options: Any,
+                     deterministic: bool, workers: int, epoch_loop: str) -> dict[str, Any]:
+    """The manifest's update at a session's end: the session, and the engine when it ran."""
+    changes: dict[str, Any] = {"session": session}
+    if runner.outcome.ran:
+        from bench.devices import detect
+        from bench.options import COMPILED_JIT_MIN_STEPS, JIT_MIN_STEPS, auto_precision
+
+        gpu = next(iter(detect()), None)  # the parent never loads the framework for it
+        changes["engine"] = {
+            "cnn_precision": auto_precision("cnn", gpu),
+            "mlp_precision": auto_precision("mlp", gpu),
+            "jit_compile": options.jit_compile, "jit_min_steps_on_cpu": COMPILED_JIT_MIN_STEPS
+            if options.compiled_epochs_for() else JIT_MIN_STEPS,
+            "steps_per_execution": options.steps_per_execution or "min(64, steps/epoch)",
+            "deterministic": deterministic, "workers": workers,
+            "epoch_loop": epoch_loop,
+            "epoch_loop_used": "compiled" if options.compiled_epochs_for() else "keras",
+            # what actually trained this session's runs (device, precision, TF32, loop)
+            "hardware_used": runner.outcome.hardware_used(),
+        }
+    return changes
 
 
 def _compact(store: ResultStore) -> tuple[dict[str, int], BenchError | None]:

@@ -74,6 +74,7 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.stop = False
+        self.closing = False  # while the session's end is recorded, a Ctrl-C only sets ``stop``
         self.callbacks: list[Callable[[], None]] = []
         self._previous: Any = None
 
@@ -85,8 +86,10 @@ class StopFlag:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.stop:
+        if self.stop and not self.closing:
             raise KeyboardInterrupt
+        if self.stop:
+            return
         self.stop = True
         for callback in self.callbacks:
             callback()
