@@ -16,8 +16,9 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
+from bench.env import GPU_SHARING_ENV  # noqa: F401 (devices.GPU_SHARING_ENV)
+
 #: environment every training process gets: several runs share a GPU, none grabs all of it
-GPU_SHARING_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 RUN_MEMORY_GIB = 2.0  # per-run estimate: framework context (~0.5 GiB) + small model and data
 MAX_WORKERS_PER_GPU = 8  # these models leave a GPU launch-bound; more processes only contend
 

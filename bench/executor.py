@@ -99,45 +99,13 @@ def exit_with_parent(poll_seconds: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def windowed(specs: Iterable[Any], submit: Any, window: int, wait: Any,
-             cancel: Any = lambda handle: handle.cancel()) -> Iterator[Any]:
-    """Keep at most ``window`` specs in flight; yield results as they finish.
-
-    Specs are pulled lazily, so a producer that stops (Ctrl-C) stops new submissions while
-    the runs in flight finish and are still yielded (and stored).
-    """
-    source = iter(specs)
-    inflight: list[Any] = []
-    try:
-        while True:
-            while len(inflight) < window:
-                spec = next(source, None)
-                if spec is None:
-                    break
-                inflight.append(submit(spec))
-            if not inflight:
-                return
-            done, inflight = wait(inflight)
-            yield from done
-    finally:
-        for handle in inflight:
-            with contextlib.suppress(Exception):
-                cancel(handle)
-
-
-def until_stopped(items: Iterable[Any], stop: Any) -> Iterator[Any]:
-    for item in items:
-        if stop():
-            return
-        yield item
-
-
 def _wait_futures(inflight: list[Any]) -> tuple[list[Any], list[Any]]:
     done, rest = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
     return [f.result() for f in done], list(rest)
 
 
-def _worker_run(spec_dict: dict[str, Any], options_dict: dict[str, Any]) -> dict[str, Any]:
+def train_unit(spec_dict: dict[str, Any], options_dict: dict[str, Any]) -> dict[str, Any]:
+    """The unit of work of a training run: its record (in whichever process runs it)."""
     from bench import engine
     from bench.options import EngineOptions
     from bench.spec import RunSpec
@@ -179,25 +147,10 @@ class LocalExecutor:
 
         return asdict(self.options) if self.options is not None else {}
 
-    def map(self, specs: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        """Records of ``specs`` as they finish (lazily, one at a time with one worker)."""
-        if self.workers == 1:
-            options = None
-            for spec in specs:
-                from bench import engine
-                from bench.options import EngineOptions
-
-                options = options or self.options or EngineOptions()
-                yield engine.run(spec, options)
-            return
-        yield from self._pool_map(
-            specs, lambda s: self._ensure_pool().submit(_worker_run, s.to_dict(),
-                                                        self._options_dict()), died_record)
-
     def map_tasks(self, fn: Any, items: Iterable[Any],
                   failed: Any = None) -> Iterator[dict[str, Any]]:
-        """Results of ``fn(item, options)`` as they finish, each call one unit of work (an
-        HPO search); ``fn`` must be importable by name, ``item`` picklable. ``failed(item,
+        """Results of ``fn(item, options)`` as they finish, each call one unit of work (a
+        run, a search); ``fn`` must be importable by name, ``item`` picklable. ``failed(item,
         cause)`` is the result of an item whose worker died (else that ends the command)."""
         if self.workers == 1:
             for item in items:

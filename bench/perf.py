@@ -182,7 +182,7 @@ def sweep_throughput(workers: int, runs: int, data_dir: str | None) -> dict[str,
     Both include everything a run does (split, build, compile, train, test predictions);
     the workers are started beforehand on another configuration, so the measured runs pay
     their own compilation."""
-    from bench.executor import LocalExecutor
+    from bench.executor import LocalExecutor, train_unit
     from bench.spec import RunSpec
 
     def sweep(optimizer: str, seeds: range) -> list[RunSpec]:
@@ -194,13 +194,13 @@ def sweep_throughput(workers: int, runs: int, data_dir: str | None) -> dict[str,
     tutorial = EngineOptions(jit_compile="off", steps_per_execution=1, epoch_loop="keras",
                              data_dir=data_dir)
     start = time.perf_counter()
-    base_records = list(LocalExecutor(1, tutorial).map(specs))
+    base_records = list(LocalExecutor(1, tutorial).map_tasks(train_unit, _dicts(specs)))
     base = time.perf_counter() - start
     pool = LocalExecutor(workers, EngineOptions(data_dir=data_dir))
     try:
-        list(pool.map(warm))  # start the workers and import the framework in each
+        list(pool.map_tasks(train_unit, _dicts(warm)))  # start the workers, import the framework
         start = time.perf_counter()
-        records = list(pool.map(specs))
+        records = list(pool.map_tasks(train_unit, _dicts(specs)))
         fast = time.perf_counter() - start
     finally:
         pool.close()
@@ -259,3 +259,7 @@ def run_perf(images: int = 60_000, rounds: int = 3, workers: int = 2, sweep_runs
     for row in rows:
         row["backend"] = keras.backend.backend()
     return rows
+
+
+def _dicts(specs: list[Any]) -> list[dict[str, Any]]:
+    return [spec.to_dict() for spec in specs]

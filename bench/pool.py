@@ -105,3 +105,36 @@ class _Window:
             else:
                 self.suspects += lost
         self.alone = bool(self.inflight) and self.alone
+
+
+def windowed(specs: Iterable[Any], submit: Any, window: int, wait: Any,
+             cancel: Any = lambda handle: handle.cancel()) -> Iterator[Any]:
+    """Keep at most ``window`` specs in flight; yield results as they finish.
+
+    Specs are pulled lazily, so a producer that stops (Ctrl-C) stops new submissions while
+    the runs in flight finish and are still yielded (and stored).
+    """
+    source = iter(specs)
+    inflight: list[Any] = []
+    try:
+        while True:
+            while len(inflight) < window:
+                spec = next(source, None)
+                if spec is None:
+                    break
+                inflight.append(submit(spec))
+            if not inflight:
+                return
+            done, inflight = wait(inflight)
+            yield from done
+    finally:
+        for handle in inflight:
+            with contextlib.suppress(Exception):
+                cancel(handle)
+
+
+def until_stopped(items: Iterable[Any], stop: Any) -> Iterator[Any]:
+    for item in items:
+        if stop():
+            return
+        yield item

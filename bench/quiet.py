@@ -11,7 +11,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-from bench.devices import GPU_SHARING_ENV  # noqa: E402  (no framework import)
+from bench.env import GPU_SHARING_ENV  # noqa: E402
 
 for _key, _value in GPU_SHARING_ENV.items():  # runs share a GPU: none takes all its memory
     os.environ.setdefault(_key, _value)

@@ -14,29 +14,18 @@ from typing import Any
 from bench.errors import BenchError
 
 
-def _train_remote(spec_dict: dict[str, Any], options_dict: dict[str, Any],
-                  env: dict[str, str]) -> dict[str, Any]:
-    os.environ.update(env)
-    from bench.devices import GPU_SHARING_ENV
-
-    for key, value in GPU_SHARING_ENV.items():  # several runs per GPU
-        os.environ.setdefault(key, value)
-    from bench import engine
-    from bench.options import EngineOptions
-    from bench.spec import RunSpec
-
-    return engine.run(RunSpec.from_dict(spec_dict), EngineOptions(**options_dict))
-
-
 def _call_remote(fn: Any, item: Any, options_dict: dict[str, Any],
                  env: dict[str, str]) -> dict[str, Any]:
     os.environ.update(env)
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    from bench.env import GPU_SHARING_ENV
+
+    for key, value in GPU_SHARING_ENV.items():  # several runs per GPU
+        os.environ.setdefault(key, value)
     return fn(item, options_dict)
 
 
 class RayExecutor:
-    """Submits every spec as a Ray task (``num_cpus=1``, ``num_gpus=gpus_per_run``)."""
+    """Submits every unit of work as a Ray task (``num_cpus=1``, ``num_gpus=gpus_per_run``)."""
 
     name = "ray"
 
@@ -57,20 +46,13 @@ class RayExecutor:
                 ray.init(address=address, **kwargs)
             else:
                 ray.init(num_cpus=max(1, workers), **kwargs)
-        self._remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(
-            _train_remote)
         self._call = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(
             _call_remote)
 
-    def map(self, specs: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        options, env = self._options_env()
-        yield from self._windowed(specs, lambda s: self._remote.remote(s.to_dict(), options,
-                                                                        env))
-
     def map_tasks(self, fn: Any, items: Iterable[Any],
                   failed: Any = None) -> Iterator[dict[str, Any]]:
-        """``fn(item, options)`` as one Ray task per item (an HPO search with all its trials);
-        ``failed`` is the local pool's (Ray reports a dead worker itself)."""
+        """``fn(item, options)`` as one Ray task per item (a run, or an HPO search with all
+        its trials); ``failed`` is the local pool's (Ray reports a dead worker itself)."""
         options, env = self._options_env()
         yield from self._windowed(items, lambda i: self._call.remote(fn, i, options, env))
 
@@ -81,7 +63,7 @@ class RayExecutor:
         return options, env
 
     def _windowed(self, items: Iterable[Any], submit: Any) -> Iterator[dict[str, Any]]:
-        from bench.executor import windowed
+        from bench.pool import windowed
 
         window = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
 

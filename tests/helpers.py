@@ -48,8 +48,12 @@ class FakeExecutor:
         self.make_record = make_record
         self.trained: list = []
 
-    def map(self, specs):
-        for spec in specs:
+    def map_tasks(self, fn, items, failed=None):
+        """Each training unit's record from ``make_record(spec)`` (``fn`` is not called)."""
+        from bench.spec import RunSpec
+
+        for item in items:
+            spec = RunSpec.from_dict(item)
             self.trained.append(spec)
             yield self.make_record(spec)
 

@@ -123,15 +123,15 @@ def test_cpu_runs_record_cpu(tiny_data_dir: Path) -> None:
 def test_manifest_records_the_hardware_that_trained(
         monkeypatch: pytest.MonkeyPatch, tiny_data_dir: Path, tmp_path: Path) -> None:
     """The result set's default name and manifest follow the (simulated) backend GPU."""
-    from bench.cli.common import default_results, execute
+    from bench.app import RunRequest, default_results, execute
     from bench.studies import REGISTRY
 
     simulate(monkeypatch, [H200, H200], [Gpu(0, "NVIDIA H200", None, 9.0)])
     monkeypatch.setattr(devices, "training_device", lambda: Gpu(0, "NVIDIA H200", 139.8, 9.0))
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
     assert default_results("smoke").name == "smoke-gpu-nvidia-h200-x1"
-    outcome = execute([REGISTRY.get("epochs")], "smoke", None, tmp_path / "R", tiny_data_dir,
-                      workers=1, force=False)
+    outcome = execute(RunRequest([REGISTRY.get("epochs")], "smoke", None, tmp_path / "R",
+                                 tiny_data_dir, workers=1))
     assert outcome.ok
     saved = json.loads((tmp_path / "R" / "manifest.json").read_text())
     used = saved["engine"]["hardware_used"]

@@ -536,7 +536,7 @@ def test_disk_full_during_compaction(tmp_path: Path, monkeypatch) -> None:
 def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tmp_path: Path,
                                                          monkeypatch) -> None:
     from bench import executor as executor_mod
-    from bench.cli.common import execute
+    from bench.app import RunRequest, execute
     from bench.errors import BenchError
     from bench.studies.config_file import load_study_file
     from tests.helpers import FakeExecutor
@@ -551,7 +551,8 @@ def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tm
     monkeypatch.setattr(ResultStore, "compact", full)
     results = tmp_path / "R"
     with pytest.raises(BenchError, match="No space"):
-        execute([load_study_file(_study_file(tmp_path))], "smoke", 1, results, None, 1, False)
+        execute(RunRequest([load_study_file(_study_file(tmp_path))], "smoke", 1, results,
+                           workers=1))
     session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
     assert session["ended"] and "No space" in session["compaction_error"]
     assert session["outcome"] == {"failed": 6} and len(fake.trained) == 6

@@ -179,7 +179,7 @@ def test_ctrl_c_stops_searches_after_their_trial_and_the_rerun_completes_them(
     rerun = _runner(tmp_path, LocalExecutor(1))
     fake2 = FakeEngine()
     monkeypatch.setattr(engine, "run", fake2)
-    run_hpo_study(study, rerun, SimpleNamespace(stop=False), extra)
+    run_hpo_study(study, rerun, StopFlag(), extra)
     searches = {r["search"]["search_id"]: r for r in rerun.store.records("searches")}
     assert len(searches) == 3 * 4 and not rerun.outcome.interrupted
     assert all(len(r["trials"]) == N_TRIALS for r in searches.values())
@@ -197,7 +197,7 @@ def test_a_claimed_search_is_left_to_its_owner(tmp_path: Path,
     tasks = plan_searches(REGISTRY.get("hpo"), runner, extra, Path("unused"))
     held = runner.store.try_claim(f"search-{tasks[0].search_id}")  # another process runs it
     monkeypatch.setattr(engine, "run", FakeEngine())
-    run_hpo_study(REGISTRY.get("hpo"), runner, SimpleNamespace(stop=False), extra)
+    run_hpo_study(REGISTRY.get("hpo"), runner, StopFlag(), extra)
     held.release()
     stored = {r["search"]["search_id"] for r in runner.store.records("searches")}
     assert stored == {t.search_id for t in tasks[1:]}
@@ -211,7 +211,7 @@ class BatchRecorder:
     def __init__(self) -> None:
         self.batches: list[list] = []
 
-    def map_tasks(self, fn, items):
+    def map_tasks(self, fn, items, failed=None):
         batch = list(items)
         self.batches.append(batch)
         for item in batch:
@@ -220,7 +220,7 @@ class BatchRecorder:
 
 def test_hpo_studies_run_as_one_batch_seed_major_longest_first(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.cli.common import _batches
+    from bench.kinds import batches as _batches
     from bench.studies.cost import run_seconds
 
     studies = [REGISTRY.get("hpo_epochs"), REGISTRY.get("hpo_optuna_hyperopt")]
@@ -230,7 +230,7 @@ def test_hpo_studies_run_as_one_batch_seed_major_longest_first(
     profile = dataclasses.replace(get_profile("smoke"), hpo_trials=2)
     runner = StudyRunner(ResultStore(tmp_path / "R"), recorder, profile, seeds=2)
     monkeypatch.setattr(engine, "run", FakeEngine(fail_sigmoid=False))
-    run_hpo_studies(studies, runner, SimpleNamespace(stop=False), {"algorithms": "optuna:random"})
+    run_hpo_studies(studies, runner, StopFlag(), {"algorithms": "optuna:random"})
     assert len(recorder.batches) == 1  # no barrier between the two studies
     batch = recorder.batches[0]
     assert {t.common["study"] for t in batch} == {s.name for s in studies}

@@ -11,13 +11,6 @@ from bench.errors import BenchError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Benchmark deep-learning hyper-parameters and HPO libraries on MNIST / Fashion-MNIST.",
-    pretty_exceptions_enable=False,
-)
-
 from bench.cli import (  # noqa: E402,F401  (each module registers its command)
     all_cmd,
     compact_cmd,
@@ -27,6 +20,7 @@ from bench.cli import (  # noqa: E402,F401  (each module registers its command)
     site_cmd,
     status_cmd,
 )
+from bench.cli.app import app  # noqa: E402
 
 
 def _exit_on_ctrl_c() -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from bench.cli import app
+from bench.app import RunRequest
+from bench.cli.app import app
 from bench.cli.common import (
     AddressOpt,
     DataDirOpt,
@@ -49,7 +50,7 @@ def all_(
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
-    from bench.cli.common import default_results
+    from bench.app import default_results
 
     results = results or default_results(profile)
     if not no_site:
@@ -64,11 +65,10 @@ def all_(
         console.print(f"not in `bench all --profile {profile}`: {', '.join(left_out)} (the "
                       f"tabular HPO benchmark, hours on a CPU): `bench run {' '.join(left_out)} "
                       f"--profile {profile}` adds it to the same result set")
-    outcome = execute([s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results,
-                      data_dir, workers, force, executor, address, gpus_per_run, command="all",
-                      extra={"trials": trials} if trials is not None else None,
-                      deterministic=deterministic, epoch_loop=epoch_loop,
-                      optuna_storage=optuna_storage, max_seeds=max_seeds)
+    outcome = execute(RunRequest(
+        [s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results, data_dir,
+        workers, force, executor, address, gpus_per_run, "all", trials, None, deterministic,
+        epoch_loop, optuna_storage, max_seeds))
     if not no_site and not outcome.interrupted:
         from bench.site.build import build_site, default_result_dirs
 

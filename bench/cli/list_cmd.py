@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from bench.cli import app
+from bench.cli.app import app
 from bench.cli.progress import console
+from bench.kinds import estimate
 from bench.studies import PROFILES, REGISTRY
-from bench.studies.cost import estimate
 
 
 @app.command("list")

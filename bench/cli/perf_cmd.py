@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bench.cli import app
+from bench.cli.app import app
 from bench.cli.common import DataDirOpt, ResultsOpt, default_results
 from bench.cli.progress import console
 

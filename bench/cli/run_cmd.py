@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from bench.cli import app
+from bench.app import RunRequest
+from bench.cli.app import app
 from bench.cli.common import (
     AddressOpt,
     DataDirOpt,
@@ -61,11 +62,8 @@ def run(
         selected.append(load_study_file(config))
     if not selected:
         raise BenchError("name at least one study (see `bench list`) or pass --config FILE")
-    extra = {"algorithms": algorithms} if algorithms else {}
-    if trials is not None:
-        extra["trials"] = trials
-    outcome = execute(selected, profile, seeds, results, data_dir, workers, force, executor,
-                      address, gpus_per_run, command="run", extra=extra,
-                      deterministic=deterministic, epoch_loop=epoch_loop,
-                      optuna_storage=optuna_storage, max_seeds=max_seeds)
+    outcome = execute(RunRequest(
+        selected, profile, seeds, results, data_dir, workers, force, executor, address,
+        gpus_per_run, "run", trials, algorithms, deterministic, epoch_loop, optuna_storage,
+        max_seeds))
     raise typer.Exit(exit_code(outcome))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bench.cli import app
+from bench.cli.app import app
 from bench.cli.progress import console
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bench.cli import app
+from bench.cli.app import app
 from bench.cli.common import ProfileOpt, SeedsOpt, TrialsOpt
 from bench.cli.progress import console
 
@@ -21,12 +21,13 @@ def status(
     trials: int = TrialsOpt,
 ) -> None:
     """Done / remaining per study of PROFILE in a result set, with the estimated time left."""
-    from bench.cli.common import MAX_SEEDS, default_results
+    from bench.app import default_results
     from bench.cli.list_cmd import _fmt
     from bench.errors import BenchError
     from bench.store import ResultStore
     from bench.studies import get_profile
     from bench.studies.progress import progress
+    from bench.studies.topup import MAX_SEEDS
 
     chosen = get_profile(profile)
     for name, value in (("--seeds", seeds), ("--trials", trials)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.hpo.plan import methods_for, trials_for
 from bench.studies.cost import run_seconds
 from bench.studies.registry import Profile, Study
 
@@ -9,8 +10,6 @@ from bench.studies.registry import Profile, Study
 def estimate_hpo(study: Study, profile: Profile, seeds: int | None,
                  trials: int | None = None) -> tuple[int, float]:
     """(trainings, seconds): searches x trials, each priced like a mid-size CNN run."""
-    from bench.hpo.runner import methods_for, trials_for
-
     methods = methods_for(study, profile.name, None)
     trials = trials_for(study, profile, trials)
     seconds, runs = 0.0, 0

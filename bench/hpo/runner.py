@@ -9,13 +9,19 @@ writer of its record (written atomically once the search ends).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-from bench.hpo.libraries import parse_methods
+from bench.hpo.plan import (  # noqa: F401 (re-exported)
+    available,
+    methods_for,
+    sampler_seed,
+    search_id,
+    trials_for,
+)
 from bench.hpo.search import (
     DEFAULT_TARGET,
     PartialTrials,
@@ -23,46 +29,12 @@ from bench.hpo.search import (
     optuna_study_name,
     request_stop,
     run_search_task,
+    search_record,
 )
 from bench.hpo.space import SPACES
-from bench.store import FINAL_STATUSES
+from bench.store import FINAL_STATUSES, ResultStore
 from bench.studies.registry import Study
-
-
-def search_id(study: str, library: str, algorithm: str, fraction: str, seed: int,
-              profile: str, extra: dict[str, Any]) -> str:
-    blob = json.dumps([study, library, algorithm, fraction, seed, profile, extra], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def sampler_seed(seed: int, cell: int) -> int:
-    """The library's seed for training seed ``seed`` in grid cell ``cell``: its own per cell,
-    so that searches at different fractions do not try the same configurations."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed, cell]).generate_state(1)[0] % (2**31 - 1))
-
-
-def methods_for(study: Study, profile_name: str, requested: str | None) -> list[tuple[str, str]]:
-    if requested:
-        return parse_methods(requested)
-    if profile_name == "full":
-        return parse_methods(study.hpo.get("methods_full", "all"))
-    return parse_methods(study.hpo["methods"])
-
-
-def trials_for(study: Study, profile: Any, requested: int | None = None) -> int:
-    """Trials per live search: ``--trials``, else the profile's cap, else the paper's."""
-    return requested or profile.hpo_trials or study.hpo.get("trials", 10)
-
-
-def available(library: str, algorithm: str) -> bool:
-    """False for an optional algorithm whose extra is not installed (Optuna's GP: torch)."""
-    if (library, algorithm) == ("optuna", "gp"):
-        import importlib.util
-
-        return importlib.util.find_spec("torch") is not None
-    return True
+from bench.units import StopFlag, UnitRunner
 
 
 def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
@@ -76,10 +48,8 @@ def plan_searches(study: Study, runner: Any, extra: dict[str, Any],
     seeds = runner.seeds if runner.seeds_overridden else list(range(profile.hpo_seeds))
     missing = {m for m in methods if not available(*m)}
     if missing and announce:
-        from bench.cli.progress import console
-
-        console.print(f"{study.name}: skipping {', '.join(':'.join(m) for m in sorted(missing))}"
-                      " (needs torch: pip install -e '.[gp]')")
+        runner.say(f"{study.name}: skipping {', '.join(':'.join(m) for m in sorted(missing))}"
+                   " (needs torch: pip install -e '.[gp]')")
     url = extra.get("optuna_storage")
     store = runner.store
     tasks = []
@@ -134,7 +104,53 @@ def search_order(tasks: list[SearchTask]) -> list[SearchTask]:
     return sorted(tasks, key=lambda t: (t.common["seed"], -cost(t)))
 
 
-def run_hpo_studies(studies: list[Study], runner: Any, stop: Any,
+class LiveSearchUnits:
+    """Live HPO searches as units: a ``SearchTask`` each (its trials train in the worker),
+    stored in ``records/searches``; an interrupted one keeps its trials for the next run."""
+
+    table = "searches"
+
+    def key(self, unit: SearchTask) -> str:
+        return unit.search_id
+
+    def study(self, unit: SearchTask) -> str:
+        return unit.common["study"]
+
+    def lock(self, key: str) -> str:
+        return f"search-{key}"
+
+    def stored(self, store: ResultStore) -> set[str]:
+        return store.completed("searches")
+
+    def is_stored(self, store: ResultStore, key: str) -> bool:
+        return store.status("searches", key) in FINAL_STATUSES
+
+    def work(self) -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
+        return run_search_task
+
+    def payload(self, unit: SearchTask) -> SearchTask:
+        return unit
+
+    def died(self, payload: SearchTask, cause: str) -> dict[str, Any]:
+        """A search whose worker died (its finished trials stay in ``partial/``)."""
+        return search_record(payload, [], 0, f"WorkerDied: {cause}", time.time(), False)
+
+    def keep(self, record: dict[str, Any], runner: UnitRunner) -> str:
+        search = record["search"]
+        sid, status = search["search_id"], search["status"]
+        if status != "interrupted":
+            runner.store.write_record("searches", sid, record)
+            if status == "ok":
+                PartialTrials(runner.store.path("partial") / sid).clear()
+        for trial in record.get("trials", []):
+            runner.outcome.note_hardware(trial)
+        runner.count(f"search {status}", {
+            "status": "failed", "study": search["study"], "run_id": sid,
+            "error": search["error"] or "no trial finished"} if status == "failed" else None)
+        return sid
+
+
+def run_hpo_studies(studies: list[Study], runner: UnitRunner, stop: StopFlag,
                     extra: dict[str, Any]) -> None:
     """Run every search of ``studies`` not yet stored as one batch on the runner's executor
     (no barrier between studies: with ``--workers N`` a study of two searches does not
@@ -142,98 +158,16 @@ def run_hpo_studies(studies: list[Study], runner: Any, stop: Any,
     the next run."""
     store = runner.store
     stop_file = store.path("claims") / f"stop-{uuid.uuid4().hex}"
-    done = set() if runner.force else store.completed("searches")
-    todo: list[SearchTask] = []
-    for study in studies:
-        tasks = plan_searches(study, runner, extra, stop_file)
-        left = [t for t in tasks if t.search_id not in done]
-        runner.outcome.skipped += len(tasks) - len(left)
-        runner.reporter.start(study.name, len(tasks), len(tasks) - len(left))
-        todo += left
-    if stop.stop:
-        runner.outcome.interrupted |= bool(todo)
-        return
-    callbacks = getattr(stop, "callbacks", None)
+    tasks = [t for study in studies for t in plan_searches(study, runner, extra, stop_file)]
+    kind = LiveSearchUnits()
 
     def on_stop() -> None:
         request_stop(stop_file)
 
-    if callbacks is not None:
-        callbacks.append(on_stop)
-    held: dict[str, Any] = {}
+    stop.callbacks.append(on_stop)
     try:
-        for record in _map(runner.executor, _claimed(search_order(todo), store, runner.force,
-                                                     stop, held)):
-            _store(record, runner, held)
+        runner.run_units(kind, search_order(tasks), stop)
     finally:
-        for lock in held.values():
-            lock.release()
-        if callbacks is not None:
-            callbacks.remove(on_stop)
+        stop.callbacks.remove(on_stop)
         with contextlib.suppress(OSError):
             stop_file.unlink()
-    if stop.stop:
-        runner.outcome.interrupted = True
-
-
-def _map(executor: Any, tasks: Iterator[SearchTask]) -> Iterator[dict[str, Any]]:
-    """Records of ``tasks`` as they finish: on the executor's workers, else in this process."""
-    if hasattr(executor, "map_tasks"):
-        import inspect
-
-        takes = "failed" in inspect.signature(executor.map_tasks).parameters
-        yield from executor.map_tasks(run_search_task, tasks,
-                                      **({"failed": _died} if takes else {}))
-        return
-    from dataclasses import asdict
-
-    options = getattr(executor, "options", None)
-    for task in tasks:
-        yield run_search_task(task, asdict(options) if options is not None else {})
-
-
-def _died(task: SearchTask, cause: str) -> dict[str, Any]:
-    """The failed record of a search whose worker died (its finished trials stay in
-    ``partial/`` and are resumed by the next run)."""
-    import time
-
-    from bench.hpo.search import search_record
-
-    return search_record(task, [], 0, f"WorkerDied: {cause}", time.time(), False)
-
-
-def _claimed(tasks: list[SearchTask], store: Any, force: bool, stop: Any,
-             held: dict[str, Any]) -> Iterator[SearchTask]:
-    """Searches this process claims (until its record is written); stops on Ctrl-C."""
-    for task in tasks:
-        if stop.stop:
-            return
-        lock = store.try_claim(f"search-{task.search_id}")
-        if lock is None:
-            continue  # another process runs it
-        if not force and store.status("searches", task.search_id) in FINAL_STATUSES:
-            lock.release()  # another process finished it meanwhile
-            continue
-        held[task.search_id] = lock
-        yield task
-
-
-def _store(record: dict[str, Any], runner: Any, held: dict[str, Any]) -> None:
-    """Write a finished search (an interrupted one keeps its trials for the next run)."""
-    search = record["search"]
-    sid, status = search["search_id"], search["status"]
-    if status != "interrupted":
-        runner.store.write_record("searches", sid, record)
-        if status == "ok":
-            PartialTrials(runner.store.path("partial") / sid).clear()
-    lock = held.pop(sid, None)
-    if lock is not None:
-        lock.release()
-    for trial in record.get("trials", []):
-        runner.outcome.note_hardware(trial)
-    runner.outcome.ran[f"search {status}"] += 1
-    if status == "failed":
-        runner.outcome.failed.append({"status": "failed", "study": search["study"],
-                                      "run_id": sid, "error": search["error"]
-                                      or "no trial finished"})
-    runner.reporter.advance({"search": search})

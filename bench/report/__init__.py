@@ -141,9 +141,9 @@ def _study_objects(definitions: dict[str, Any]) -> tuple[Any, ...]:
 def _pilot_plans(store: ResultStore, runs: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     """``seeds_planned`` as fixed from the pilot seeds once a study holds more (a top-up):
     recomputed from all seeds it would drift after the top-up and read like a new plan."""
-    from bench.studies.progress import recorded_user_studies
+    from bench.report.pilot import pilot_claims, pilot_runs
+    from bench.studies.config_file import recorded_user_studies
     from bench.studies.registry import PROFILES
-    from bench.studies.topup import pilot_claims, pilot_runs
 
     if (claims.empty or runs.empty or "seeds_planned" not in claims or "profile" not in claims
             or "seed" not in runs):

@@ -31,10 +31,10 @@ from bench.report.paired import (
     seeds_needed,
 )
 from bench.report.stats import paired_samples
+from bench.studies.registry import OVERFIT_MIN_EPOCHS
 
 MIN_SEEDS = 3  # fewer paired seeds than this never decide a claim (t-tests lean on normality)
 OVERFIT_MARGIN = 0.05  # a validation-loss rise below 5 % over the second half is no overfit
-OVERFIT_MIN_EPOCHS = 4  # a shorter curve has no second half to fit a line through
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def stability(trials: pd.DataFrame, runs: pd.DataFrame, budgets: list[int | None
     """Mean ranks per method and budget under each truth (the seed mean, each table seed),
     plain and noise-tolerant, with the leader and Spearman's rho of each truth's ranks against
     the seed-mean truth's."""
-    from bench.report.tabular import final_ranks
+    from bench.report.ranks import final_ranks
 
     truths = {"seed mean": trials, **truth_by_seed(trials, runs)}
     rows = []

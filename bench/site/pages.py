@@ -10,7 +10,7 @@ import pandas as pd
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.site import charts
-from bench.site.provenance import cite, data_page, provenance, references_page, schema_page
+from bench.site.provenance import cite, provenance
 from bench.site.sets import ResultSet, load_result_set, set_for, sets_with  # noqa: F401 (re-exported)
 from bench.site.study_sections import (
     DIVERGED_LOSS,
@@ -347,37 +347,3 @@ def perf_summary(perf: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["matmul_peak_gflops"] = peak
     return out
-
-
-def _set_for_table(sets: list[ResultSet]) -> ResultSet | None:
-    """The set with the most complete tabular benchmark (replays first, then table size)."""
-    with_table = [s for s in sets if not s.get("derived/hpo_table").empty]
-    return max(with_table, key=lambda s: (len(s.get("derived/hpo_tabular_ranks")),
-                                          len(s.get("derived/hpo_table"))), default=None)
-
-
-def publish_all(w: SiteWriter, sets: list[ResultSet]) -> None:
-    primary = max(sets, key=lambda s: s.rank()) if sets else None
-    home(w, sets, primary)
-    for study in REGISTRY:
-        if study.kind == "train":
-            study_page(w, set_for(sets, study.name) or primary, study,
-                       sets_with(sets, study.name)[1:])
-    from bench.site.compare import result_sets_page
-    from bench.site.hpo_page import hpo_page
-
-    used = hpo_page(w, sets, _set_for_table(sets)) or ([primary] if primary else [])
-    if used and "hpo.md" in w.pages:  # where its numbers come from
-        w.pages["hpo.md"] += ("\n## Sources and provenance\n\nPapers: "
-                              f"{cite('mnist_cnn_hpo_libs')}; {cite('mnist_cnn_optuna_hyperopt')}"
-                              ".\n\n" + "".join(f"{rs.context()}.\n\n{provenance(rs)}"
-                                                 for rs in used))
-    from bench.site.user_pages import user_study_pages
-
-    user_study_pages(w, sets)
-    claims_page(w, sets)
-    speed_page(w, sets)
-    result_sets_page(w, sets)
-    data_page(w, sets)
-    references_page(w)
-    schema_page(w, ROOT_DOCS / "results.md")

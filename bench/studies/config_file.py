@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.errors import BenchError
 from bench.settings import is_builder
 from bench.spec import RunSpec
+from bench.store import ResultStore, user_studies
+from bench.studies.catalog import REGISTRY
 from bench.studies.registry import PROFILES, Factor, Study
 
 MAX_FILE_BYTES = 1_000_000  # a study file is a page of settings, not data
@@ -254,7 +256,7 @@ def load_study_file(path: Path | str) -> Study:
     _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
                                                                            strict=True)], where)
     _check_claims(path, study, {spec.factors["level"] for spec in specs})
-    from bench.report.claims import OVERFIT_MIN_EPOCHS as CURVE
+    from bench.studies.registry import OVERFIT_MIN_EPOCHS as CURVE
 
     for i, claim in enumerate(study.claims):
         epochs = [s.epochs for s in specs if s.factors["level"] == claim["level"]]
@@ -350,3 +352,16 @@ def _check_claims(path: Path, study: Study, levels: set[str]) -> None:
             if lvl not in levels:
                 raise BenchError(f"study file {path}: field 'claims[{i}].level': unknown level "
                                  f"{lvl!r}; levels: {', '.join(sorted(levels))}")
+
+
+def recorded_user_studies(store: ResultStore) -> list[Study]:
+    """The study files this result set ran (kept in its manifest), as studies."""
+    found = []
+    for name, raw in sorted(user_studies(store.manifest()).items()):
+        if name in REGISTRY.names():
+            continue
+        try:
+            found.append(study_from_definition(raw))
+        except ValueError:
+            continue  # a manifest edited by hand: nothing to plan from
+    return found

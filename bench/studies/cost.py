@@ -45,27 +45,10 @@ def run_seconds(spec: RunSpec) -> float:
 REPLAY_TRIAL_S = 0.5
 
 
-def estimate(study: Study, profile: Profile, seeds: int | None = None,
-             trials: int | None = None) -> tuple[int, float]:
-    """(runs, seconds) for ``study`` under ``profile`` with ``seeds`` seeds (None: the
-    profile's, after the study's caps) and, for live HPO, ``trials`` per search."""
-    if study.kind == "tabular":  # replays: no training, the libraries' own time only
-        from bench.hpo.tabular import plan
-
-        methods, trials, search_seeds = plan(study, profile, None)
-        searches = len(methods) * len(search_seeds)
-        if study.hpo.get("live"):  # the table check trains every proposal like the table
-            from bench.studies.catalog import REGISTRY
-
-            table = REGISTRY.get(study.hpo["table"])
-            cell_labels, changes = table.grid()[0]
-            trainings = searches * trials
-            return trainings, trainings * run_seconds(table.spec(profile, 0, changes, cell_labels))
-        return 0, searches * trials * REPLAY_TRIAL_S
-    if study.kind == "hpo":
-        from bench.hpo.cost import estimate_hpo
-
-        return estimate_hpo(study, profile, seeds, trials)
+def estimate_train(study: Study, profile: Profile, seeds: int | None = None,
+                   trials: int | None = None) -> tuple[int, float]:
+    """(runs, seconds) of a training study under ``profile`` with ``seeds`` seeds (None:
+    the profile's, after the study's caps)."""
     seeds = seeds or study.seeds(profile)
     if study.stages:
         runs, seconds = 0, 0.0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench import kinds
 from bench.errors import BenchError
-from bench.store import FINAL_STATUSES, ResultStore, user_studies
+from bench.store import FINAL_STATUSES, ResultStore
 from bench.studies.catalog import REGISTRY
-from bench.studies.cost import estimate
-from bench.studies.registry import Profile, Study
+from bench.studies.config_file import recorded_user_studies
+from bench.studies.registry import Profile
 
 
 @dataclass(frozen=True)
@@ -72,21 +73,6 @@ def planned_search_ids(store: ResultStore, profile: Profile, seeds: int | None,
             for t in plan_searches(study, runner, extra, None, announce=False)}
 
 
-def recorded_user_studies(store: ResultStore) -> list[Study]:
-    """The study files this result set ran (kept in its manifest), as studies."""
-    from bench.studies.config_file import study_from_definition
-
-    found = []
-    for name, raw in sorted(user_studies(store.manifest()).items()):
-        if name in REGISTRY.names():
-            continue
-        try:
-            found.append(study_from_definition(raw))
-        except ValueError:
-            continue  # a manifest edited by hand: nothing to plan from
-    return found
-
-
 def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
              trials: int | None = None) -> list[StudyProgress]:
     """One row per built-in study and per study file the set ran: planned under
@@ -103,7 +89,7 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
     rows = []
     for study in [*REGISTRY, *recorded_user_studies(store)]:
         try:
-            planned, seconds = estimate(study, profile, seeds, trials)
+            planned, seconds = kinds.estimate(study, profile, seeds, trials)
         except BenchError:  # a study file's own network, importable only beside its file
             planned = len(study.grid()) * (seeds or study.seeds(profile))
             done, failed = runs.get(study.name, (0, 0))
@@ -111,7 +97,7 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
                                       None))
             continue
         if study.kind == "tabular":
-            from bench.hpo.tabular import plan
+            from bench.hpo.replays import plan
 
             methods, _, search_seeds = plan(study, profile, None)
             planned_searches = len(methods) * len(search_seeds)
@@ -121,7 +107,7 @@ def progress(store: ResultStore, profile: Profile, seeds: int | None = None,
                                       per * max(0, planned_searches - done)))
             continue
         if study.kind == "hpo":
-            from bench.hpo.runner import methods_for, trials_for
+            from bench.hpo.plan import methods_for, trials_for
 
             n_trials = trials_for(study, profile, trials)
             n_methods = len(methods_for(study, profile.name, None))

@@ -9,6 +9,7 @@ from typing import Any
 from bench.errors import BenchError, unknown_name
 from bench.spec import RunSpec
 
+OVERFIT_MIN_EPOCHS = 4  # an overfit claim: a shorter curve has no second half to fit a line through
 SCALED_FIELDS = ("epochs", "fraction")  # settings a profile scales: labelled as trained
 
 

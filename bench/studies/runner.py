@@ -6,97 +6,68 @@ records already stored, so a chain is resumable like any other sweep.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import statistics
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from bench.executor import died_record, train_unit
 from bench.spec import RunSpec
 from bench.store import FINAL_STATUSES, ResultStore
 from bench.studies.catalog import REGISTRY
 from bench.studies.registry import Profile, Study
-
-#: who trained a run: stored in its row so "exactly once" can be checked across processes
-TRAINED_BY = {"host": socket.gethostname(), "pid": os.getpid()}
-
-
-class Reporter(Protocol):
-    def start(self, study: str, total: int, skipped: int) -> None: ...
-    def advance(self, record: dict[str, Any]) -> None: ...
-    def finish(self, study: str) -> None: ...
-
-
-class SilentReporter:
-    def start(self, study: str, total: int, skipped: int) -> None:
-        pass
-
-    def advance(self, record: dict[str, Any]) -> None:
-        pass
-
-    def finish(self, study: str) -> None:
-        pass
+from bench.units import (  # noqa: F401 (the runner's names, re-exported)
+    TRAINED_BY,
+    Outcome,
+    Reporter,
+    SilentReporter,
+    StopFlag,
+    UnitRunner,
+)
 
 
-@dataclass
-class Outcome:
-    """What a command did: counts by status, and the failed runs."""
+class TrainUnits:
+    """Training runs as units: a ``RunSpec`` each, stored in ``records/runs``."""
 
-    ran: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    skipped: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    interrupted: bool = False
-    hardware: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
+    table = "runs"
 
-    def note_hardware(self, run: dict[str, Any]) -> None:
-        """Count the device and precision that trained ``run`` (for the manifest)."""
-        if "device" in run:
-            self.hardware[(run["device"], run.get("precision"), run.get("tf32"),
-                           run.get("epoch_loop"))] += 1
+    def __init__(self, lean: bool = False) -> None:
+        self.lean = lean  # a table of 1,000s of runs keeps its rows and curves only
 
-    def hardware_used(self) -> list[dict[str, Any]]:
-        return [{"device": d, "precision": p, "tf32": t, "epoch_loop": loop, "runs": n}
-                for (d, p, t, loop), n in sorted(self.hardware.items(), key=str)]
+    def key(self, unit: RunSpec) -> str:
+        return unit.config_hash()
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+    def study(self, unit: RunSpec) -> str:
+        return unit.study
 
+    def lock(self, key: str) -> str:
+        return key
 
-class StopFlag:
-    """First Ctrl-C: finish the current run and stop; second Ctrl-C: stop now.
+    def stored(self, store: ResultStore) -> set[str]:
+        return store.completed()
 
-    ``callbacks`` are called on the first Ctrl-C (HPO searches running in worker processes
-    are told to end after their current trial)."""
+    def is_stored(self, store: ResultStore, key: str) -> bool:
+        return store.status("runs", key) in FINAL_STATUSES
 
-    def __init__(self) -> None:
-        self.stop = False
-        self.closing = False  # while the session's end is recorded, a Ctrl-C only sets ``stop``
-        self.callbacks: list[Callable[[], None]] = []
-        self._previous: Any = None
+    def work(self) -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
+        return train_unit
 
-    def __enter__(self) -> StopFlag:
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread
-            self._previous = None
-        return self
+    def payload(self, unit: RunSpec) -> dict[str, Any]:
+        return unit.to_dict()
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.stop and not self.closing:
-            raise KeyboardInterrupt
-        if self.stop:
-            return
-        self.stop = True
-        for callback in self.callbacks:
-            callback()
+    def died(self, payload: dict[str, Any], cause: str) -> dict[str, Any]:
+        return died_record(RunSpec.from_dict(payload), cause)
 
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+    def keep(self, record: dict[str, Any], runner: UnitRunner) -> str:
+        if self.lean:
+            record = {**record, "classes": [], "confusion": [], "predictions": []}
+        run = record["run"]
+        run["trained_by"] = TRAINED_BY
+        runner.store.write_record("runs", run["run_id"], record)
+        runner.outcome.note_hardware(run)
+        runner.count(run["status"], None if run["status"] in FINAL_STATUSES else run)
+        return run["run_id"]
 
 
 def score(record: dict[str, Any], epoch: int | None) -> float | None:
@@ -162,21 +133,13 @@ def _grown(hidden: list[int], units: int) -> dict[str, Any]:
             "model": "mlp_" + "_".join(map(str, layers))}
 
 
-class StudyRunner:
-    """Runs studies into one store with one executor."""
+class StudyRunner(UnitRunner):
+    """Runs training studies (plain, chained, growing) as units of ``TrainUnits``."""
 
     def __init__(self, store: ResultStore, executor: Any, profile: Profile,
                  seeds: int | None = None, force: bool = False,
                  reporter: Reporter | None = None) -> None:
-        self.store = store
-        self.executor = executor
-        self.profile = profile
-        self.seeds_overridden = seeds is not None  # --seeds also sets HPO seeds
-        self.seeds = list(range(seeds if seeds is not None else profile.seeds))
-        self.force = force
-        self.reporter = reporter or SilentReporter()
-        self.outcome = Outcome()
-        self._done_now: set[str] = set()
+        super().__init__(store, executor, profile, seeds, force, reporter)
         self.topped_up: dict[str, int] = {}  # study -> seeds fixed by a top-up plan
         self.poll_seconds = 1.0  # waiting for another process's claimed runs
 
@@ -198,47 +161,38 @@ class StudyRunner:
         return specs
 
     def run(self, study: Study, stop: StopFlag) -> None:
+        kind = TrainUnits(lean=study.kind == "table")
         if study.stages:
-            self._run_staged(study, stop)
+            self._run_staged(study, kind, stop)
         elif study.name in {u for s in REGISTRY for u in s.inherits}:
-            self._settle(study.name, self.plan(study), stop)  # others build on its winner
+            self._settle(study.name, kind, self.plan(study), stop)  # others build on its winner
         else:
-            self._execute(study.name, self.plan(study), stop)
+            self.run_units(kind, self.plan(study), stop)
         self.reporter.finish(study.name)
 
-    def _settle(self, study: str, specs: list[RunSpec], stop: StopFlag,
+    def _settle(self, study: str, kind: TrainUnits, specs: list[RunSpec], stop: StopFlag,
                 total: int | None = None) -> None:
         """Run ``specs``, then wait for those another process claimed until their records
         are stored: a winner chosen from part of them would differ between the processes
         (a claim whose process died is free again, and run here)."""
-        import sys
-        import time
-
-        self._execute(study, specs, stop, total)
+        self.run_units(kind, specs, stop, total)
         said = False
         while not stop.stop:
             left = [s for s in specs if self.store.status("runs", s.config_hash()) is None]
-            free = [s for s in left if s.config_hash() not in self._done_now
-                    and self._unclaimed(s.config_hash())]
+            free = [s for s in left if s.config_hash() not in self.done_now
+                    and self.unclaimed(kind, s.config_hash())]
             if free:
-                self._execute(study, free, stop, total)
+                self.run_units(kind, free, stop, total)
                 continue
-            if not left or all(s.config_hash() in self._done_now for s in left):
+            if not left or all(s.config_hash() in self.done_now for s in left):
                 return
             if not said:
-                print(f"{study}: waiting for {len(left)} run(s) another process is training "
-                      "before choosing a winner", file=sys.stderr)
+                self.say(f"{study}: waiting for {len(left)} run(s) another process is training "
+                         "before choosing a winner")
                 said = True
             time.sleep(self.poll_seconds)
 
-    def _unclaimed(self, run_id: str) -> bool:
-        lock = self.store.try_claim(run_id)
-        if lock is None:
-            return False
-        lock.release()
-        return True
-
-    def _run_staged(self, study: Study, stop: StopFlag) -> None:
+    def _run_staged(self, study: Study, kind: TrainUnits, stop: StopFlag) -> None:
         hidden: list[int] = []
         all_specs: list[RunSpec] = []
         for stage in study.stages:
@@ -247,7 +201,7 @@ class StudyRunner:
                 for u in stage.levels for seed in self.seeds_for(study)
             ]
             all_specs += specs
-            self._settle(study.name, specs, stop, total=len(all_specs))
+            self._settle(study.name, kind, specs, stop, total=len(all_specs))
             if stop.stop:
                 return
             best = winner(self.store, study, self.profile, stage=stage.name,
@@ -255,55 +209,3 @@ class StudyRunner:
             if best is None:
                 return
             hidden = list(best)
-
-    def _execute(self, study: str, specs: list[RunSpec], stop: StopFlag,
-                 total: int | None = None) -> None:
-        done = set() if self.force else self.store.completed()
-        todo = [s for s in specs if s.config_hash() not in done
-                and s.config_hash() not in self._done_now]
-        skipped = len(specs) - len(todo)
-        self.outcome.skipped += skipped
-        total = total or len(specs)
-        self.reporter.start(study, total, skipped + total - len(specs))
-        if not todo or stop.stop:
-            self.outcome.interrupted |= stop.stop and bool(todo)
-            return
-        held: dict[str, Any] = {}
-        try:
-            lean = REGISTRY.get(study).kind == "table" if study in REGISTRY.names() else False
-            for record in self.executor.map(self._claimed(todo, stop, held)):
-                if lean:  # a table of 1,000s of runs keeps its rows and curves only
-                    record = {**record, "classes": [], "confusion": [], "predictions": []}
-                run = record["run"]
-                run["trained_by"] = TRAINED_BY
-                self.store.write_record("runs", run["run_id"], record)
-                lock = held.pop(run["run_id"], None)
-                if lock is not None:
-                    lock.release()  # only now may another process look at this run
-                self._done_now.add(run["run_id"])
-                self.outcome.ran[run["status"]] += 1
-                self.outcome.note_hardware(run)
-                if run["status"] not in FINAL_STATUSES:
-                    self.outcome.failed.append(run)
-                self.reporter.advance(record)
-        finally:
-            for lock in held.values():
-                lock.release()
-        if stop.stop:
-            self.outcome.interrupted = True
-
-    def _claimed(self, specs: list[RunSpec], stop: StopFlag, held: dict[str, Any]):
-        """Yield specs this process claims (the claim lasts until its record is written),
-        skipping runs another process holds or has finished; stops early on Ctrl-C."""
-        for spec in specs:
-            if stop.stop:
-                return
-            run_id = spec.config_hash()
-            lock = self.store.try_claim(run_id)
-            if lock is None:
-                continue
-            if not self.force and self.store.status("runs", run_id) in FINAL_STATUSES:
-                lock.release()  # another process finished it meanwhile
-                continue
-            held[run_id] = lock
-            yield spec

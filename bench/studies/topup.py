@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.store import ResultStore, user_studies
-from bench.studies.catalog import REGISTRY
+from bench.report.pilot import known_studies, pilot_claims, pilot_runs  # noqa: F401
 from bench.studies.registry import Profile, Study
+
+MAX_SEEDS = 1000  # --seeds, --trials and --max-seeds at most
 
 
 @dataclass(frozen=True)
@@ -50,35 +51,6 @@ class TopUp:
                 f"{', '.join(self.claims)} (planned from the pilot's SD{capped})")
 
 
-def _known(studies: list[Study]) -> dict[str, Study]:
-    return {**{s.name: s for s in REGISTRY}, **{s.name: s for s in studies}}
-
-
-def pilot_runs(runs: pd.DataFrame, profile: Profile, studies: list[Study] = ()) -> pd.DataFrame:
-    """The runs of ``profile`` whose seed is one of their study's pilot seeds (catalogue
-    studies and ``studies``, e.g. a study file's)."""
-    runs = runs[runs["profile"] == profile.name]
-    known = _known(list(studies))
-    pilot = runs["study"].map(lambda s: known[s].seeds(profile) if s in known else 0)
-    return runs[runs["seed"] < pilot]
-
-
-def pilot_claims(store: ResultStore, profile: Profile,
-                 studies: list[Study] = ()) -> pd.DataFrame:
-    """Claim verdicts computed from the pilot seeds only (what the plan is fixed from)."""
-    from bench.report.claims import user_claims, verdicts
-    from bench.report.stats import level_stats, scores
-
-    if not store.has_table("runs") or not store.has_table("epochs"):
-        return pd.DataFrame(columns=["claim_id", "study", "verdict", "seeds_planned"])
-    runs = pilot_runs(store.table("runs"), profile, studies)
-    epochs = store.table("epochs")
-    epochs = epochs[epochs["run_id"].isin(runs["run_id"])]
-    scored = scores(runs, epochs)
-    extra = user_claims(user_studies(store.manifest()))
-    return verdicts(level_stats(scored), scored, runs, epochs, extra)
-
-
 def plan_topups(claims: pd.DataFrame, profile: Profile, max_seeds: int,
                 studies: list[Study] = ()) -> list[TopUp]:
     """The studies (in catalogue order, then ``studies``) whose claims' pilot-planned n is
@@ -86,7 +58,7 @@ def plan_topups(claims: pd.DataFrame, profile: Profile, max_seeds: int,
     if "seeds_planned" not in claims:
         return []
     open_ = claims[claims["seeds_planned"].notna()]  # whatever the pilot's verdict
-    known = _known(list(studies))
+    known = known_studies(list(studies))
     order = {name: i for i, name in enumerate(known)}
     out = []
     for study, group in open_.groupby("study"):
@@ -104,7 +76,5 @@ def plan_topups(claims: pd.DataFrame, profile: Profile, max_seeds: int,
 
 def check_max_seeds(max_seeds: int | None) -> None:
     """Reject a cap that cannot mean anything (before anything is run)."""
-    from bench.cli.common import MAX_SEEDS
-
     if max_seeds is not None and not 2 <= max_seeds <= MAX_SEEDS:
         raise BenchError(f"--max-seeds must be between 2 and {MAX_SEEDS}, got {max_seeds}")
