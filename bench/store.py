@@ -31,13 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from bench import SCHEMA_VERSION
+from bench import SCHEMA_VERSION, schema
 from bench.errors import BenchError
 from bench.record_check import record_problem as _record_problem
 from bench.record_check import user_studies  # noqa: F401 (re-exported)
-from bench.tidy import tidy_runs, uniform_objects
+from bench.tidy import add_required, tidy_runs, uniform_objects
 
 RUN_TABLES = ("runs", "epochs", "classes", "confusion", "predictions")
 SEARCH_TABLES = ("searches", "trials")
@@ -49,13 +51,6 @@ OWN = ("records", "records/runs", "records/searches", "derived", "claims", "quar
        *(f"{t}.parquet" for t in (*RUN_TABLES, *SEARCH_TABLES)))
 FINAL_STATUSES = ("ok", "diverged")
  # a stored run with one of these is not run again
-#: the columns of each run table, so that an empty one (every run failed) still has them
-COLUMNS = {
-    "epochs": ["run_id", "epoch", "split", "metric", "value"],
-    "classes": ["run_id", "class_index", "class_name", "precision", "recall", "f1", "support"],
-    "confusion": ["run_id", "true", "pred", "count"],
-    "predictions": ["run_id", "index", "true", "pred", "confidence"],
-}
 
 
 def _umask_mode() -> int:
@@ -95,13 +90,17 @@ def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
+def atomic_write_parquet(path: Path, df: pd.DataFrame | pa.Table) -> None:
+    """A DataFrame or Arrow table as Parquet, via a temporary file + rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.fchmod(fd, _umask_mode())
     os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        if isinstance(df, pa.Table):
+            pq.write_table(df, tmp)
+        else:
+            df.to_parquet(tmp, index=False)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -311,19 +310,24 @@ class ResultStore:
 
     # ------------------------------------------------------------------ tables
     def compact(self) -> dict[str, int]:
-        """Rebuild every table from the records; returns row counts. A write that fails
-        (disk full) leaves the old tables and every record as they were."""
+        """Rebuild every table from the records; returns row counts. Every table is checked
+        against ``bench.schema`` before any is written: a declared column whose values do
+        not fit its type, or a write that fails (disk full), leaves the old tables and every
+        record as they were."""
         try:
             with self.lock():
-                counts = self._compact_runs()
-                counts.update(self._compact_searches())
+                frames = {**self._run_frames(), **self._search_frames()}
+                tables = {name: schema.to_arrow(name, df) for name, df in frames.items()}
+                for name, table in tables.items():
+                    atomic_write_parquet(self.table_path(name), table)
         except OSError as exc:
             raise BenchError(f"cannot write the tables of {self.root}: "
                              f"{exc.strerror or exc}; the records and the previous tables "
                              "are kept: free space and run `bench compact`") from exc
-        return counts
+        return {name: table.num_rows for name, table in tables.items()}
 
-    def _compact_runs(self) -> dict[str, int]:
+    def _run_frames(self) -> dict[str, pd.DataFrame]:
+        """The run tables as rebuilt from the records (none when the set has no runs)."""
         rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES}
         for rec in self.records("runs"):
             run = dict(rec["run"])
@@ -338,16 +342,13 @@ class ResultStore:
         if not rows["runs"] and not self.has_table("runs"):
             return {}
         have = {r["run_id"] for r in rows["runs"]}
-        counts = {}
+        frames = {}
         for table, items in rows.items():
-            fresh = pd.DataFrame(items) if items else pd.DataFrame(columns=COLUMNS.get(table))
-            df = self._with_unbacked_rows(table, fresh, have, "run_id")
-            df = uniform_objects(df)
-            if table == "runs":
-                df = tidy_runs(df)
-            atomic_write_parquet(self.table_path(table), df)
-            counts[table] = len(df)
-        return counts
+            fresh = pd.DataFrame(items) if items else \
+                pd.DataFrame(columns=schema.required(table))
+            df = uniform_objects(self._with_unbacked_rows(table, fresh, have, "run_id"))
+            frames[table] = tidy_runs(df) if table == "runs" else add_required(table, df)
+        return frames
 
     def _with_unbacked_rows(self, table: str, fresh: pd.DataFrame, have: set[str],
                             key: str) -> pd.DataFrame:
@@ -371,20 +372,19 @@ class ResultStore:
             return fresh
         return pd.concat([fresh, kept], ignore_index=True) if not fresh.empty else kept
 
-    def _compact_searches(self) -> dict[str, int]:
+    def _search_frames(self) -> dict[str, pd.DataFrame]:
+        """The search tables as rebuilt from the records (an empty one is not written)."""
         searches, trials = [], []
         for rec in self.records("searches"):
             searches.append(rec["search"])
             trials.extend(rec.get("trials", []))
         have = {s["search_id"] for s in searches}
-        counts = {}
+        frames = {}
         for table, items in (("searches", searches), ("trials", trials)):
             df = self._with_unbacked_rows(table, pd.DataFrame(items), have, "search_id")
-            if df.empty:
-                continue
-            atomic_write_parquet(self.table_path(table), uniform_objects(df))
-            counts[table] = len(df)
-        return counts
+            if not df.empty:
+                frames[table] = add_required(table, uniform_objects(df))
+        return frames
 
     def has_table(self, name: str) -> bool:
         return self.table_path(name).exists()

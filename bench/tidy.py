@@ -1,5 +1,5 @@
-"""Column types of the compacted tables: mixed object columns as strings, the runs table's
-numeric columns as numbers, and every column a reader expects present."""
+"""Before the schema's cast (``bench.schema``): mixed object columns as strings, the runs
+table's integer columns as nullable integers, and every column a reader expects present."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pandas as pd
+
+from bench import schema
 
 
 def _missing(value: Any) -> bool:
@@ -23,26 +25,32 @@ def uniform_objects(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def add_required(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Add the declared columns ``table`` always has but no record held, null-filled (numbers
+    first, then text and flags, then integers: the order compaction has always used)."""
+    missing = [f for f in schema.TABLES[table]
+               if f.name in schema.required(table) and f.name not in df]
+    for field in sorted(missing, key=lambda f: (f.type == schema.INT) - (f.type == schema.FLOAT)):
+        if field.type == schema.INT:
+            df[field.name] = pd.array([None] * len(df), dtype="Int64")
+        elif field.type == schema.FLOAT:
+            df[field.name] = float("nan")
+        else:
+            df[field.name] = None
+    return df
+
+
 def tidy_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The runs table: integer columns a reader computes with as nullable integers, every
+    column it expects present, sorted by study and run."""
     for col in ("batch_size", "diverged_epoch", "epochs_completed", "params", "n_train"):
         if col in df:
-            values = pd.to_numeric(df[col], errors="coerce")
+            try:
+                values = pd.to_numeric(df[col])
+            except (TypeError, ValueError):  # text: the schema's cast names the column
+                continue
             whole = values.dropna()
-            # integers stay integers; a non-integer value (a hand-edited record) keeps floats
+            # integers stay integers; a non-integer value fails the schema's int64 check
             df[col] = pd.array(values, dtype="Int64") if (whole == whole.round()).all() \
                 else values
-    for col in ("test_accuracy", "test_loss", "train_seconds", "learning_rate", "macro_f1",
-                "score_accuracy", "fit_seconds", "wall_seconds", "test_fraction", "fraction"):
-        if col not in df:
-            df[col] = float("nan")
-    for col in ("error", "traceback", "dataset", "model", "optimizer", "activation",
-                "initializer", "validation", "factor", "level", "profile"):
-        if col not in df:
-            df[col] = None
-    for col in ("params", "n_train", "epochs", "diverged_epoch"):
-        if col not in df:
-            df[col] = pd.array([None] * len(df), dtype="Int64")
-    for col in ("run_id", "study", "status"):
-        if col not in df:
-            df[col] = pd.Series(dtype=object)
-    return df.sort_values(["study", "run_id"]).reset_index(drop=True)
+    return add_required("runs", df).sort_values(["study", "run_id"]).reset_index(drop=True)
