@@ -6,11 +6,13 @@ counts, the first test predictions) that the store writes as one file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -204,10 +206,54 @@ def run(spec: RunSpec, options: EngineOptions | None = None) -> dict[str, Any]:
 
 
 def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> None:
+    """Train ``spec`` and fill ``record``: the run's row, its curves and, when it did not
+    diverge, its test-set outputs."""
     row = record["run"]
     ds = data.load(spec.dataset, options.data_dir)
     split = data.make_split(ds, spec.fraction, spec.seed, spec.validation, spec.test_fraction)
     keras.utils.set_random_seed(spec.seed)
+    with _op_determinism(options.deterministic):
+        model, trainer = _compiled_model(spec, options, split, row)
+        timer, test_curve = _fit(spec, options, split, model, trainer, row)
+    _curves(record, timer, test_curve)
+    row["epochs_completed"] = len(timer.logs)
+    if timer.diverged_epoch is not None:
+        row.update(status="diverged", diverged_epoch=timer.diverged_epoch,
+                   error=f"loss became non-finite in epoch {timer.diverged_epoch}")
+        return
+    eval_start = time.perf_counter()
+    probs = np.asarray(model.predict(split.x_test, batch_size=options.eval_batch_size, verbose=0),
+                       dtype=np.float64)
+    row["eval_seconds"] = time.perf_counter() - eval_start
+    if not np.all(np.isfinite(probs)):
+        row.update(status="diverged", diverged_epoch=len(timer.logs),
+                   error="non-finite predictions")
+        return
+    _test_outputs(spec, record, timer, split.y_test, probs)
+
+
+@contextlib.contextmanager
+def _op_determinism(on: bool) -> Iterator[None]:
+    """TensorFlow op determinism for one run (``--deterministic``), switched off again after
+    it: the next run in this worker is not made deterministic (and slower) by this one."""
+    if not on or keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf  # optional TF-only path
+    from tensorflow.python.framework import config as tf_config
+
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(AttributeError):  # a TensorFlow without the switch
+            tf_config.disable_op_determinism()
+
+
+def _compiled_model(spec: RunSpec, options: EngineOptions, split: Any,
+                    row: dict[str, Any]) -> tuple[keras.Model, Any]:
+    """The run's model, compiled (or a compiled-epochs trainer's reused one) and described in
+    ``row``; the trainer is None on Keras' own fit loop."""
     arch = spec.architecture()
     precision = options.precision_for(spec.precision, arch["kind"])
     row.update(precision=precision, device=devices.device_label(), **devices.matmul_precision())
@@ -218,11 +264,6 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         keras.config.set_dtype_policy("float32")
     batch = spec.effective_batch_size
     jit = options.jit_for(arch["kind"], spec.epochs * math.ceil(len(split.y_train) / batch))
-    if options.deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # optional TF-only path
-
-        tf.config.experimental.enable_op_determinism()
-
     compiled = options.compiled_epochs_for()
 
     def compile_model(m: keras.Model) -> None:
@@ -246,7 +287,6 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         trainer, reason = _compiled_trainer(key, model, compile_model, split, batch, jit)
         if trainer is None:  # same run, Keras' own loop
             row["epoch_loop_fallback"] = reason
-            compiled = False
             compile_model(model)
         else:
             row["model_reused"] = trainer.model is not model
@@ -261,6 +301,13 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
                optimizer_config=_optimizer_config(model), n_train=int(len(split.y_train)),
                n_val=int(len(split.y_val)), n_test=int(len(split.y_test)), jit_compile=jit,
                deterministic=options.deterministic)
+    return model, trainer
+
+
+def _fit(spec: RunSpec, options: EngineOptions, split: Any, model: keras.Model, trainer: Any,
+         row: dict[str, Any]) -> tuple[Any, Any]:
+    """Train for ``spec.epochs``; the epoch timer (logs, seconds, divergence) and the
+    test-curve callback (None unless the spec asks for a test curve)."""
     timer = _EpochTimer()
     callbacks: list[keras.callbacks.Callback] = [timer]
     test_curve = None
@@ -269,7 +316,7 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         callbacks.append(test_curve)
     fit_start = time.perf_counter()
     validation = None if spec.validation == "none" else (split.x_val, split.y_val)
-    row["epoch_loop"] = "compiled" if compiled else "keras"
+    row["epoch_loop"] = "compiled" if trainer is not None else "keras"
     if trainer is not None:
         from bench import compiled_epochs
 
@@ -280,12 +327,18 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
         )
     else:
         model.fit(
-            split.x_train, split.y_train, batch_size=batch, epochs=spec.epochs,
-            validation_data=validation, validation_batch_size=options.eval_batch_size,
-            shuffle=True, verbose=0, callbacks=callbacks,
+            split.x_train, split.y_train, batch_size=spec.effective_batch_size,
+            epochs=spec.epochs, validation_data=validation,
+            validation_batch_size=options.eval_batch_size, shuffle=True, verbose=0,
+            callbacks=callbacks,
         )
     row["fit_seconds"] = time.perf_counter() - fit_start
     row["train_seconds"] = float(sum(timer.seconds))
+    return timer, test_curve
+
+
+def _curves(record: dict[str, Any], timer: Any, test_curve: Any) -> None:
+    """The tidy epoch rows: train/val loss and accuracy, seconds, and the test curve."""
     for epoch, (logs, secs) in enumerate(zip(timer.logs, timer.seconds, strict=True), start=1):
         for split_name, prefix in (("train", ""), ("val", "val_")):
             for metric in ("loss", "accuracy"):
@@ -297,20 +350,13 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
     for epoch, logs in enumerate(test_curve.logs if test_curve else [], start=1):
         record["epochs"] += [{"epoch": epoch, "split": "test", "metric": metric,
                               "value": logs[metric]} for metric in ("loss", "accuracy")]
-    row["epochs_completed"] = len(timer.logs)
-    if timer.diverged_epoch is not None:
-        row.update(status="diverged", diverged_epoch=timer.diverged_epoch,
-                   error=f"loss became non-finite in epoch {timer.diverged_epoch}")
-        return
-    eval_start = time.perf_counter()
-    probs = np.asarray(model.predict(split.x_test, batch_size=options.eval_batch_size, verbose=0),
-                       dtype=np.float64)
-    row["eval_seconds"] = time.perf_counter() - eval_start
-    if not np.all(np.isfinite(probs)):
-        row.update(status="diverged", diverged_epoch=len(timer.logs),
-                   error="non-finite predictions")
-        return
-    y_true = split.y_test
+
+
+def _test_outputs(spec: RunSpec, record: dict[str, Any], timer: Any, y_true: np.ndarray,
+                  probs: np.ndarray) -> None:
+    """Test accuracy and loss, the selection score, per-class metrics, the confusion matrix
+    and the first predictions of a run that finished."""
+    row = record["run"]
     y_pred = probs.argmax(axis=1)
     picked = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
     row.update(
@@ -334,11 +380,12 @@ def _train(spec: RunSpec, options: EngineOptions, record: dict[str, Any]) -> Non
     classes = data.dataset_info(spec.dataset).classes
     record["classes"] = _per_class(y_true, y_pred, classes)
     row["macro_f1"] = float(np.mean([c["f1"] for c in record["classes"]]))
-    counts = np.zeros((10, 10), dtype=np.int64)
+    n = probs.shape[1]  # the model's classes (the dataset's)
+    counts = np.zeros((n, n), dtype=np.int64)
     np.add.at(counts, (y_true, y_pred), 1)
     record["confusion"] = [
         {"true": int(t), "pred": int(p), "count": int(counts[t, p])}
-        for t in range(10) for p in range(10) if counts[t, p]
+        for t in range(n) for p in range(n) if counts[t, p]
     ]
     record["predictions"] = [
         {"index": i, "true": int(y_true[i]), "pred": int(y_pred[i]),

@@ -42,3 +42,26 @@ def test_exception_is_stored_as_failed(tiny_data_dir: Path) -> None:
     spec = RunSpec(study="t", dataset="mnist", model="model_1", validation="holdout:100000")
     run = engine.run(spec)["run"]
     assert run["status"] == "failed" and run["error"]
+
+
+def test_op_determinism_lasts_one_run(tiny_data_dir: Path, monkeypatch) -> None:
+    """``--deterministic`` makes its own run deterministic and leaves the worker as it was:
+    the next run is not slowed by op determinism it did not ask for."""
+    from tensorflow.python.framework import config as tf_config
+
+    from bench.options import EngineOptions
+
+    spec = RunSpec(study="t", dataset="mnist", model="model_1", epochs=1, seed=3)
+    seen: list[bool] = []
+    original = engine._fit
+
+    def spy(*args, **kwargs):
+        seen.append(tf_config.is_op_determinism_enabled())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_fit", spy)
+    first = engine.run(spec, EngineOptions(deterministic=True))["run"]
+    second = engine.run(spec, EngineOptions())["run"]
+    assert first["status"] == second["status"] == "ok"
+    assert first["deterministic"] is True and seen == [True, False]
+    assert not tf_config.is_op_determinism_enabled()

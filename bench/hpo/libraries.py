@@ -38,6 +38,12 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
     "scikit-optimize": ("gp", "forest", "gbrt", "random"),
 }
 ALIASES = {"skopt": "scikit-optimize", "sklearn-optimize": "scikit-optimize"}
+#: each library's default algorithm (what the papers ran, and what a library is judged by)
+DEFAULT_ALGORITHM = {"optuna": "tpe", "hyperopt": "tpe", "scikit-optimize": "gp"}
+#: each library's random search (the baseline a normalised score divides by)
+RANDOM_ALGORITHM = {"optuna": "random", "hyperopt": "rand", "scikit-optimize": "random"}
+#: optional algorithms and the module their extra installs
+NEEDS_MODULE = {("optuna", "gp"): "torch"}
 
 
 #: trials proposed at random before the library's model takes over (set explicitly below so

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from bench.hpo.libraries import parse_methods
+from bench.hpo.libraries import NEEDS_MODULE, parse_methods
 from bench.studies.registry import Study
 
 
@@ -39,8 +39,7 @@ def trials_for(study: Study, profile: Any, requested: int | None = None) -> int:
 
 def available(library: str, algorithm: str) -> bool:
     """False for an optional algorithm whose extra is not installed (Optuna's GP: torch)."""
-    if (library, algorithm) == ("optuna", "gp"):
-        import importlib.util
+    import importlib.util
 
-        return importlib.util.find_spec("torch") is not None
-    return True
+    module = NEEDS_MODULE.get((library, algorithm))
+    return module is None or importlib.util.find_spec(module) is not None

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.hpo.libraries import RANDOM_ALGORITHM
+
 #: each library's random search: the baseline a normalised score divides by
-RANDOM_METHODS = ("optuna:random", "hyperopt:rand", "scikit-optimize:random")
+RANDOM_METHODS = tuple(f"{lib}:{alg}" for lib, alg in RANDOM_ALGORITHM.items())
 
 
 def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.hpo.libraries import DEFAULT_ALGORITHM
 from bench.report.ranks import RANDOM_METHODS, final_ranks, nemenyi_cd  # noqa: F401
 from bench.store import ResultStore
 from bench.studies import REGISTRY
@@ -20,7 +21,7 @@ from bench.studies import REGISTRY
 #: studies whose runs form a table, not levels to compare
 TABLE_STUDIES = [s.name for s in REGISTRY if s.kind == "table"]
 #: the papers' default algorithm of each library (the ones their claims are about)
-DEFAULTS = ("optuna:tpe", "hyperopt:tpe", "scikit-optimize:gp")
+DEFAULTS = tuple(f"{lib}:{alg}" for lib, alg in DEFAULT_ALGORITHM.items())
 BOOTSTRAP = 1000
 
 
@@ -143,7 +144,8 @@ def tabular_tables(store: ResultStore, runs: pd.DataFrame,
     if not check.empty and not points.empty:
         from bench.report.table_check import table_check
 
-        table_name = check["table"].iloc[0] if "table" in check else "hpo_table"
+        table_name = check["table"].iloc[0] if "table" in check else next(
+            s.hpo["table"] for s in REGISTRY if s.kind == "tabular")
         profile = check["profile"].iloc[0]
         table = points[(points["study"] == table_name) & (points["profile"] == profile)]
         same = trials[trials["profile"] == profile] if "profile" in trials else trials

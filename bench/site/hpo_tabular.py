@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 
 from bench.site.writer import SiteWriter, esc, md_table
+from bench.studies import REGISTRY
 
 WIDTH = 560
 REGRET_FLOOR = 1e-4  # a log axis cannot show 0: regrets below this are drawn at it
@@ -138,7 +139,8 @@ def tabular_section(w: SiteWriter, page: str, rs) -> str:
     """Markdown (with charts) of the tabular benchmark, or a note that it is not built yet."""
     table = rs.get("derived/hpo_table")
     if "study" in table:  # the table the replays ran against, not a sample of it
-        table = table[table["study"] == "hpo_table"]
+        samples = {s.name for s in REGISTRY if s.hpo.get("sample_of")}
+        table = table[~table["study"].isin(samples)]
     ranks = rs.get("derived/hpo_tabular_ranks")
     text = ["\n## The libraries compared on a tabular benchmark\n"]
     name = getattr(rs, "name", None)

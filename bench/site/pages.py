@@ -165,7 +165,7 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
         if not mine_claims.empty:
             text.append("\n## Claims\n")
             text.append(claims_markdown(mine_claims))
-    if study.name in ("optimizers_mlp", "keras_models"):
+    if study.per_class:
         text.append(_classification(w, path, rs, study))
     w.page(path, "\n".join(text))
 

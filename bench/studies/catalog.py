@@ -32,6 +32,7 @@ def _dnn_optimizer(name: str) -> dict:
 REGISTRY.add(Study(
     name="optimizers_mlp",
     title="Four optimizers on a Fashion-MNIST MLP 300-100",
+    per_class=True,
     source="fmnist_mlp_optimizers",
     paper_table="classification_report",
     base={"dataset": "fashion_mnist", "model": "mlp_300_100", "epochs": 30,
@@ -177,6 +178,7 @@ for _name in ("activations", "optimizers", "batch_size", "epochs"):
 REGISTRY.add(Study(
     name="keras_models",
     title="Three small Keras MLPs on MNIST",
+    per_class=True,
     source="mnist_keras_models",
     paper_table="readme",
     base={"dataset": "mnist", "optimizer": "adam"},

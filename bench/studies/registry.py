@@ -179,6 +179,8 @@ class Study:
     unlike_paper: str | None = None
     #: the practical question the study answers on the home page ("Batch size")
     question: str | None = None
+    #: the paper reports per-class results: its page shows precision/recall per class
+    per_class: bool = False
     stages: tuple[Stage, ...] = ()  # growing search (architecture)
     kind: str = "train"  # train | hpo | table (a grid of runs for the tabular HPO benchmark)
     #                      | tabular (HPO searches replayed against a table)
