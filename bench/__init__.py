@@ -1,7 +1,8 @@
 """dlhp-bench: an open benchmark of deep-learning hyper-parameters and HPO libraries.
 
-Pipeline, one module (or subpackage) per stage:
-data -> models -> engine -> studies -> store -> report -> site, driven by ``bench.cli``.
+Pipeline, one module (or subpackage) per stage, each importing only from earlier ones:
+core -> data -> models -> engine -> store -> studies -> hpo -> run (units of work) ->
+report -> site -> app -> cli (docs/design.md; checked by tests/test_import_graph.py).
 """
 
 __version__ = "0.1.0"

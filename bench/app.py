@@ -143,6 +143,14 @@ def execute(request: RunRequest, reporter: Reporter | None = None,
          f"backend={backend}")
     runner = StudyRunner(store, executor, profile, request.seeds, request.force, reporter)
     runner.say = tell
+    _run_session(request, runner, session, options, workers)
+    return runner.outcome
+
+
+def _run_session(request: RunRequest, runner: StudyRunner, session: dict[str, Any],
+                 options: Any, workers: int) -> None:
+    """Run the batches, record the session's end whatever happens, compact, then derive."""
+    store, executor = runner.store, runner.executor
     with StopFlag() as stop:  # held to the end: no Ctrl-C escapes between the phases
         try:
             _run_batches(request, runner, stop, session)
@@ -165,7 +173,8 @@ def execute(request: RunRequest, reporter: Reporter | None = None,
             _derive(store)
         except KeyboardInterrupt:
             runner.outcome.interrupted = True
-            tell(f"report stopped: run `bench compact {store.root}` to compute the tables")
+            runner.say(f"report stopped: run `bench compact {store.root}` to compute the "
+                       "tables")
         stop.closing = True
     return runner.outcome
 

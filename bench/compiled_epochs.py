@@ -159,9 +159,10 @@ def acquire(key: str, fresh: keras.Model, compile_model: Callable[[keras.Model],
 
 def fit(trainer: CompiledEpochs, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
         validation: tuple[np.ndarray, np.ndarray] | None, validation_batch_size: int,
-        callbacks: list[keras.callbacks.Callback], shuffle: bool = True) -> float:
-    """``model.fit`` for the engine's purposes (epoch callbacks, validation each epoch);
-    returns the seconds spent compiling (0 for a reused model), which epochs exclude."""
+        callbacks: list[keras.callbacks.Callback]) -> float:
+    """``model.fit`` for the engine's purposes (batches shuffled by ``seed``, epoch callbacks,
+    validation each epoch); returns the seconds spent compiling (0 for a reused model),
+    which epochs exclude."""
     model = trainer.model
     rng = np.random.default_rng(seed)
     x_all, y_all = tf.constant(x), tf.constant(y)
@@ -171,7 +172,7 @@ def fit(trainer: CompiledEpochs, x: np.ndarray, y: np.ndarray, *, epochs: int, s
     hooks.on_train_begin()
     for epoch in range(epochs):
         hooks.on_epoch_begin(epoch)
-        order = rng.permutation(len(y)) if shuffle else np.arange(len(y))
+        order = rng.permutation(len(y))
         logs: dict[str, Any] = trainer.train_epoch(x_all, y_all, order)
         if validation is not None:
             hooks.on_test_begin()

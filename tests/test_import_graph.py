@@ -29,3 +29,11 @@ def test_the_checker_sees_a_circle_and_an_import_against_the_order(tmp_path: Pat
     assert circles(edges) == [["bench.report", "bench.store"]]
     assert against_order(edges) == [("bench.store", "bench.report")]
     assert [name for name, _ in STAGES][-1] == "cli"
+
+
+def test_no_function_over_60_lines_or_8_parameters_outside_model_builders() -> None:
+    from tests.import_graph import long_functions
+
+    found = [f for f in long_functions()
+             if not (f[0] == "bench.models" and f[1].startswith("build_"))]
+    assert found == []

@@ -3,56 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from bench.app import RunRequest
 from bench.cli.app import app
-from bench.cli.common import (
-    AddressOpt,
-    DataDirOpt,
-    DeterministicOpt,
-    EpochLoopOpt,
-    ExecutorOpt,
-    ForceOpt,
-    GpusOpt,
-    MaxSeedsOpt,
-    OptunaStorageOpt,
-    ResultsOpt,
-    SeedsOpt,
-    TrialsOpt,
-    WorkersOpt,
-    execute,
-    exit_code,
-)
+from bench.cli.common import execute, exit_code, run_options
 from bench.cli.progress import console
 from bench.studies import REGISTRY, get_profile
 
 
 @app.command("all")
+@run_options
 def all_(
     profile: str = typer.Option("quick", "--profile", "-p", help="smoke | quick | paper | full"),
-    seeds: int = SeedsOpt,
-    results: Path = ResultsOpt,
-    data_dir: Path = DataDirOpt,
-    workers: int = WorkersOpt,
-    force: bool = ForceOpt,
     site: Path = typer.Option(Path("site"), "--site", help="Where to build the website"),
     no_site: bool = typer.Option(False, "--no-site", help="Skip building the website"),
-    executor: str = ExecutorOpt,
-    address: str = AddressOpt,
-    gpus_per_run: float = GpusOpt,
-    deterministic: bool = DeterministicOpt,
-    epoch_loop: str = EpochLoopOpt,
-    optuna_storage: str = OptunaStorageOpt,
-    max_seeds: int = MaxSeedsOpt,
-    trials: int = TrialsOpt,
+    opts: dict[str, Any] | None = None,
 ) -> None:
     """Run every study of PROFILE (default quick) and build the site from the result sets."""
     get_profile(profile)
     from bench.app import default_results
 
-    results = results or default_results(profile)
+    opts = dict(opts or {})
+    results = opts.pop("results") or default_results(profile)
     if not no_site:
         from bench.site.build import check_inputs, check_out
 
@@ -65,10 +40,8 @@ def all_(
         console.print(f"not in `bench all --profile {profile}`: {', '.join(left_out)} (the "
                       f"tabular HPO benchmark, hours on a CPU): `bench run {' '.join(left_out)} "
                       f"--profile {profile}` adds it to the same result set")
-    outcome = execute(RunRequest(
-        [s for s in REGISTRY if s.in_bench_all(chosen)], profile, seeds, results, data_dir,
-        workers, force, executor, address, gpus_per_run, "all", trials, None, deterministic,
-        epoch_loop, optuna_storage, max_seeds))
+    outcome = execute(RunRequest([s for s in REGISTRY if s.in_bench_all(chosen)], profile,
+                                 results=Path(results), command="all", **opts))
     if not no_site and not outcome.interrupted:
         from bench.site.build import build_site, default_result_dirs
 

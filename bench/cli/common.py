@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -39,6 +43,36 @@ MaxSeedsOpt = typer.Option(None, "--max-seeds", help="After the profile's seeds 
                            "by the pilot's noise; n is fixed once from the pilot (see docs)")
 EpochLoopOpt = typer.Option("auto", "--epoch-loop", help="auto | compiled (each epoch one XLA "
                             "program; TensorFlow MLPs) | keras (Keras' own fit loop)")
+
+
+#: the options ``run`` and ``all`` share, declared once: name -> (type, option)
+SHARED_OPTIONS: dict[str, tuple[type, Any]] = {
+    "seeds": (int, SeedsOpt), "results": (Path, ResultsOpt), "data_dir": (Path, DataDirOpt),
+    "workers": (int, WorkersOpt), "force": (bool, ForceOpt), "executor": (str, ExecutorOpt),
+    "address": (str, AddressOpt), "gpus_per_run": (float, GpusOpt),
+    "deterministic": (bool, DeterministicOpt), "epoch_loop": (str, EpochLoopOpt),
+    "optuna_storage": (str, OptunaStorageOpt), "max_seeds": (int, MaxSeedsOpt),
+    "trials": (int, TrialsOpt),
+}
+
+
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` the shared options: Typer sees them in its signature, the command
+    receives them as one dict ``opts`` (a ``RunRequest``'s keyword arguments)."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "opts"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                annotation=kind)
+              for name, (kind, option) in SHARED_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def with_options(**kwargs: Any) -> Any:
+        opts = {name: kwargs.pop(name) for name in SHARED_OPTIONS}
+        return command(opts=opts, **kwargs)
+
+    with_options.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {**command.__annotations__,
+                                    **{n: k for n, (k, _) in SHARED_OPTIONS.items()}}
+    return with_options
 
 
 def resolve_studies(names: list[str]) -> list[Study]:

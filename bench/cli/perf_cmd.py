@@ -6,6 +6,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -57,7 +58,12 @@ def perf(
                                                                and math.isnan(v))}
                           for r in rows], indent=1))
         return
-    table = Table(title=f"bench perf ({rows[-1]['backend']}); results in {store.root}")
+    console.print(_perf_table(rows, store.root))
+
+
+def _perf_table(rows: list[dict[str, Any]], root: Path) -> Table:
+    """The measurements as a terminal table (one row per model, peak, GPU or sweep)."""
+    table = Table(title=f"bench perf ({rows[-1]['backend']}); results in {root}")
     gpu = next((r for r in rows if r["kind"] == "gpu"), None)
     columns = ["what", "batch", "tutorial img/s", "engine img/s", "speed-up", "FLOP floor share"]
     for col in columns + (["GPU peak share"] if gpu else []):
@@ -85,4 +91,4 @@ def perf(
             table.add_row(f"sweep, {r['runs']} runs", "32", f"{r['tutorial_sweep_s']:.1f} s",
                           f"{r['engine_sweep_s']:.1f} s, {r['workers']} workers",
                           f"{r['speedup']:.2f}x", "", *extra)
-    console.print(table)
+    return table
