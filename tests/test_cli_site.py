@@ -52,7 +52,8 @@ def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
 
     before = files()
     out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"),
-                env={"BENCH_SITE_URL": "https://example.org/bench/"})
+                env={"BENCH_SITE_URL": "https://example.org/bench/",
+                     "BENCH_REPO_URL": "https://github.com/example/dlhp-bench"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert files() == before  # the site reads a result set; it never writes into one
     site = tmp_path / "site"
@@ -61,6 +62,12 @@ def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
     assert '<link rel="canonical" href="https://example.org/bench/index.html">' in \
         (site / "index.html").read_text()
     assert "https://example.org/bench/claims.html" in (site / "sitemap.xml").read_text()
+    from bench.manifest import git_commit
+
+    for page in (site / "index.html", site / "studies" / "initializers.html"):  # the footer
+        text = page.read_text()
+        assert "Built 20" in text and "UTC by dlhp-bench from commit" in text
+        assert f'https://github.com/example/dlhp-bench/commit/{git_commit()}' in text
     assert (site / "javascripts" / "vendor" / "vega-bundle.js").exists()
     assert "No data yet" in (site / "studies" / "keras_models.html").read_text()
     page = (site / "studies" / "initializers.html").read_text()

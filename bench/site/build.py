@@ -137,7 +137,7 @@ def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -
             os.environ["BENCH_SITE_GENERATED"] = "1"  # tell the MkDocs hook not to generate again
             try:
                 config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(built),
-                                     strict=strict, nav=site_nav(docs))
+                                     strict=strict, nav=site_nav(docs), **provenance_config())
                 build(config)
             finally:
                 os.environ.pop("BENCH_SITE_GENERATED", None)
@@ -145,6 +145,29 @@ def build_site(result_dirs: list[Path] | None, out: Path, strict: bool = True) -
     finally:
         shutil.rmtree(built, ignore_errors=True)
     return counts
+
+
+def provenance_config() -> dict[str, Any]:
+    """The footer of every page: when and from which commit of the code the site was built,
+    and (``BENCH_REPO_URL``, set by the site workflow) a link to the repository."""
+    import datetime
+    import html
+
+    from bench.manifest import git_commit
+
+    commit = git_commit() or "an unknown commit"
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    repo = os.environ.get("BENCH_REPO_URL", "").strip()
+    shown = html.escape(commit[:12])
+    if repo.startswith(("https://", "http://")):
+        url = html.escape(repo.rstrip("/"), quote=True)
+        shown = f'<a href="{url}/commit/{html.escape(commit, quote=True)}">{shown}</a>'
+        extra = {"repo_url": repo}
+    else:
+        extra = {}
+    footer = (f"Built {when} by dlhp-bench from commit {shown}. Each result set's own commits "
+              "and sessions: its provenance box.")
+    return {"copyright": footer, **extra}
 
 
 def expand(patterns: list[str]) -> list[Path]:
