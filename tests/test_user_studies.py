@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import make_tiny_dataset
-from tests.helpers import ROOT, bench
+from tests.helpers import ROOT, bench, make_tiny_dataset
 
 EXAMPLES = ROOT / "docs" / "examples"
 
