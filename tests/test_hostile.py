@@ -276,6 +276,7 @@ def _builder_study(tmp_path: Path, how: str = "pass", last: str = "softmax",
 
 @pytest.mark.parametrize(("how", "error"), [("os._exit(3)", "WorkerDied"),
                                             ("sys.exit(0)", "SystemExit")])
+@pytest.mark.slow
 def test_a_dying_worker_is_recorded_failed_and_the_rest_runs(tiny_data_dir: Path,
                                                              tmp_path: Path, how: str,
                                                              error: str) -> None:
@@ -348,6 +349,7 @@ def test_bad_options_leave_no_result_folder(tiny_data_dir: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("gap", [0.5, 2.0])  # while runs finish; while the set is compacted
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_now_and_records_the_interruption(tiny_data_dir: Path,
                                                                 tmp_path: Path,
                                                                 gap: float) -> None:

@@ -59,6 +59,7 @@ def _assert_exactly_once(results: Path, expected: int) -> pd.DataFrame:
     return runs
 
 
+@pytest.mark.slow
 def test_kill_9_during_runs_then_resume(tiny_data_dir: Path, tmp_path: Path) -> None:
     results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results)]
@@ -74,6 +75,7 @@ def test_kill_9_during_runs_then_resume(tiny_data_dir: Path, tmp_path: Path) -> 
         assert (results / "records" / "runs" / name).stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_after_current_run(tiny_data_dir: Path, tmp_path: Path) -> None:
     results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results)]
@@ -91,6 +93,7 @@ def test_ctrl_c_stops_after_current_run(tiny_data_dir: Path, tmp_path: Path) -> 
     _assert_exactly_once(results, 6)
 
 
+@pytest.mark.slow
 def test_two_concurrent_writers(tiny_data_dir: Path, tmp_path: Path) -> None:
     results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results), "--workers", "2"]
@@ -104,6 +107,7 @@ def test_two_concurrent_writers(tiny_data_dir: Path, tmp_path: Path) -> None:
     assert sum(s["outcome"].get("ok", 0) for s in manifest["sessions"]) == 6
 
 
+@pytest.mark.slow
 def test_kill_one_of_two_writers_at_random_points(tiny_data_dir: Path, tmp_path: Path) -> None:
     import random
 
@@ -127,6 +131,7 @@ def test_kill_one_of_two_writers_at_random_points(tiny_data_dir: Path, tmp_path:
     assert not list(results.rglob("*.tmp"))  # no half-written file left in view
 
 
+@pytest.mark.slow
 def test_nan_run_is_diverged_and_failure_is_stored(tiny_data_dir: Path, tmp_path: Path) -> None:
     study = study_file(tmp_path, """
 name: faults
@@ -269,6 +274,7 @@ def test_non_utf8_study_file_exits_2(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "R").exists()
 
 
+@pytest.mark.slow
 def test_a_piped_run_logs_one_line_per_run_with_eta(tiny_data_dir: Path, tmp_path: Path) -> None:
     study = study_file(tmp_path)
     out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
