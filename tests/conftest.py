@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from tests.helpers import make_tiny_dataset
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` (uint8) as a gzipped IDX file."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-        int(d).to_bytes(4, "big") for d in array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-def make_tiny_dataset(folder: Path, n_train: int = 600, n_test: int = 200, seed: int = 0) -> Path:
-    """A learnable 10-class dataset: each class lights up its own band of rows."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        y = np.arange(n) % 10
-        rng.shuffle(y)
-        x = rng.integers(0, 60, size=(n, 28, 28))
-        for i, label in enumerate(y):
-            x[i, 2 * label + 4 : 2 * label + 7, 4:24] = 250
-        write_idx(folder / f"{split}-images-idx3-ubyte.gz", x)
-        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", y)
-    return folder
 
 
 @pytest.fixture

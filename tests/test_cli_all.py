@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from bench.studies import PROFILES, REGISTRY
-from tests.conftest import make_tiny_dataset
-from tests.helpers import bench
+from tests.helpers import bench, make_tiny_dataset
 
 
 @pytest.mark.slow

@@ -7,14 +7,13 @@ from pathlib import Path
 import pandas as pd
 
 from bench.store import ResultStore
-from tests.helpers import bench
-from tests.test_store import _record
+from tests.helpers import bench, store_record
 
 
 def test_compact_rebuilds_tables(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "R")
     for rid in ("a", "b"):
-        store.write_record("runs", rid, _record(rid))
+        store.write_record("runs", rid, store_record(rid))
     out = bench("compact", str(tmp_path / "R"))
     assert out.returncode == 0, out.stderr
     assert sorted(pd.read_parquet(tmp_path / "R" / "runs.parquet")["run_id"]) == ["a", "b"]

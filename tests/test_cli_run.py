@@ -127,6 +127,7 @@ def test_workers_pool_writes_every_run_once(real_data_dir: Path, tmp_path: Path)
     assert len(runs) == 4 and runs["run_id"].is_unique and (runs["status"] == "ok").all()
 
 
+@pytest.mark.slow
 def test_study_file_runs(tiny_data_dir: Path, tmp_path: Path) -> None:
     study = tmp_path / "s.toml"
     study.write_text('name = "mine"\n[base]\ndataset = "mnist"\nmodel = "model_1"\nepochs = 2\n'

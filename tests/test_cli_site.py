@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
 
 from bench.store import ResultStore
-from tests.helpers import bench
-from tests.test_report import _tables
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _result_set(root: Path) -> Path:
-    """A small but real-shaped result set written through the store."""
-    import json
-
-    runs, epochs = _tables({"he_normal": [0.80, 0.82, 0.81], "zeros": [0.1, 0.1, 0.1],
-                            "selu": [0.78, 0.79, 0.8]})
-    store = ResultStore(root)
-    store.update_manifest(machine={"cpu": "test cpu", "cpu_count": 2, "gpus": []},
-                          keras_backend="tensorflow")
-    for run in runs.to_dict("records"):
-        rid = run["run_id"]
-        run.update(dataset="fashion_mnist", model="mlp_512_128_32", n_train=100,
-                   test_fraction=1.0, arch={"kind": "mlp"},
-                   factors={"factor": run.pop("factor"), "level": run.pop("level"),
-                            "profile": run.pop("profile")})
-        store.write_record("runs", rid, {
-            "run": run, "epochs": epochs[epochs["run_id"] == rid].drop(columns="run_id")
-            .to_dict("records"), "classes": [], "confusion": [], "predictions": []})
-    json.dumps(store.compact())
-    from bench.report import build_report
-
-    build_report(store)  # what `bench run` and `bench compact` do: the site only reads
-    return root
+from tests.helpers import bench, require_chromium, result_set, site_in_chromium
 
 
 def test_site_builds_and_pages_stay_small(tmp_path: Path) -> None:
     import hashlib
 
-    results = _result_set(tmp_path / "set-a")
+    results = result_set(tmp_path / "set-a")
 
     def files() -> dict[str, str]:
         return {p.relative_to(results).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -97,72 +66,54 @@ def test_site_with_no_result_sets_builds(tmp_path: Path) -> None:
     assert "No data yet" in (tmp_path / "s" / "studies" / "optimizers.html").read_text()
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.mark.browser
 def test_charts_render_offline_in_chromium(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    results = _result_set(tmp_path / "set-a")
+    require_chromium()
+    results = result_set(tmp_path / "set-a")
     out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"))
     assert out.returncode == 0, out.stderr[-3000:]
-    handler = functools.partial(_Quiet, directory=str(tmp_path / "site"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
     errors, outside = [], []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"])
-            page = browser.new_page()
+    flags = ("--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run")
+    with site_in_chromium(tmp_path / "site", *flags) as (browser, base):
+        page = browser.new_page()
 
-            def route(r):
-                if r.request.url.startswith(base):
-                    return r.continue_()
-                outside.append(r.request.url)
-                return r.abort()
+        def route(r):
+            if r.request.url.startswith(base):
+                return r.continue_()
+            outside.append(r.request.url)
+            return r.abort()
 
-            page.route("**/*", route)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            for path in ("studies/initializers.html", "speed.html"):
-                page.goto(base + path)
-                page.wait_for_selector(".vega-embed svg .mark-symbol, .vega-embed svg .mark-rect,"
-                                       " .vega-embed svg .mark-line", timeout=20_000)
-                assert page.locator("[data-rendered=error]").count() == 0
-            # instant navigation: click a link to another chart page, charts render again
-            page.goto(base + "studies/initializers.html")
-            page.wait_for_selector(".vega-embed svg")
-            page.click("a[href$='speed.html']")
-            page.wait_for_url("**/speed.html")
-            page.wait_for_selector(".vega-embed svg .mark-rect", timeout=20_000)
-            assert page.evaluate("typeof window.document$") != "undefined"  # instant nav on
-            page.screenshot(path=str(tmp_path / "shot.png"))
-            # a page without charts does not download the Vega bundle
-            fresh = browser.new_page()
-            scripts: list[str] = []
-            fresh.on("request", lambda r: scripts.append(r.url))
-            fresh.goto(base + "claims.html")
-            fresh.wait_for_load_state("networkidle")
-            assert not [u for u in scripts if "vega-bundle" in u], scripts
-            # on a 390 px phone the charts fit the screen
-            phone = browser.new_page(viewport={"width": 390, "height": 800})
-            phone.goto(base + "studies/initializers.html")
-            phone.wait_for_selector(".vega-embed svg .mark-symbol", timeout=20_000)
-            widths = phone.eval_on_selector_all(
-                ".vega-embed svg", "els => els.map(e => e.getBoundingClientRect().width)")
-            assert widths and max(widths) <= 390, widths
-            browser.close()
-    finally:
-        server.shutdown()
+        page.route("**/*", route)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for path in ("studies/initializers.html", "speed.html"):
+            page.goto(base + path)
+            page.wait_for_selector(".vega-embed svg .mark-symbol, .vega-embed svg .mark-rect,"
+                                   " .vega-embed svg .mark-line", timeout=20_000)
+            assert page.locator("[data-rendered=error]").count() == 0
+        # instant navigation: click a link to another chart page, charts render again
+        page.goto(base + "studies/initializers.html")
+        page.wait_for_selector(".vega-embed svg")
+        page.click("a[href$='speed.html']")
+        page.wait_for_url("**/speed.html")
+        page.wait_for_selector(".vega-embed svg .mark-rect", timeout=20_000)
+        assert page.evaluate("typeof window.document$") != "undefined"  # instant nav on
+        page.screenshot(path=str(tmp_path / "shot.png"))
+        # a page without charts does not download the Vega bundle
+        fresh = browser.new_page()
+        scripts: list[str] = []
+        fresh.on("request", lambda r: scripts.append(r.url))
+        fresh.goto(base + "claims.html")
+        fresh.wait_for_load_state("networkidle")
+        assert not [u for u in scripts if "vega-bundle" in u], scripts
+        # on a 390 px phone the charts fit the screen
+        phone = browser.new_page(viewport={"width": 390, "height": 800})
+        phone.goto(base + "studies/initializers.html")
+        phone.wait_for_selector(".vega-embed svg .mark-symbol", timeout=20_000)
+        widths = phone.eval_on_selector_all(
+            ".vega-embed svg", "els => els.map(e => e.getBoundingClientRect().width)")
+        assert widths and max(widths) <= 390, widths
     assert not errors, errors
     assert not outside, outside
 
@@ -170,7 +121,7 @@ def test_charts_render_offline_in_chromium(tmp_path: Path) -> None:
 def test_two_result_sets_side_by_side(tmp_path: Path) -> None:
     import json
 
-    a, b = _result_set(tmp_path / "cpu-box"), _result_set(tmp_path / "gpu-box")
+    a, b = result_set(tmp_path / "cpu-box"), result_set(tmp_path / "gpu-box")
     manifest = json.loads((b / "manifest.json").read_text())
     manifest["machine"] = {"cpu": "host cpu", "cpu_count": 16, "gpus": ["NVIDIA H100"]}
     (b / "manifest.json").write_text(json.dumps(manifest))
@@ -187,7 +138,7 @@ def test_two_result_sets_side_by_side(tmp_path: Path) -> None:
 
 
 def test_out_that_is_not_a_site_is_never_emptied(tmp_path: Path) -> None:
-    results = _result_set(tmp_path / "set-a")
+    results = result_set(tmp_path / "set-a")
     precious = tmp_path / "home"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
@@ -207,7 +158,7 @@ def test_out_that_is_not_a_site_is_never_emptied(tmp_path: Path) -> None:
 
 def test_text_from_data_is_escaped(tmp_path: Path) -> None:
     evil = "<img src=x onerror=alert(1)>"
-    results = _result_set(tmp_path / "set-<script>x</script>")
+    results = result_set(tmp_path / "set-<script>x</script>")
     store = ResultStore(results)
     store.update_manifest(machine={"cpu": evil, "cpu_count": 2, "gpus": []})
     out = bench("site", "--results", str(results), "--out", str(tmp_path / "site"))
@@ -223,7 +174,7 @@ def test_two_site_builds_at_once_publish_their_own_results(tmp_path: Path) -> No
 
     from tests.helpers import ROOT
 
-    a, b = _result_set(tmp_path / "set-alpha"), _result_set(tmp_path / "set-beta")
+    a, b = result_set(tmp_path / "set-alpha"), result_set(tmp_path / "set-beta")
     procs = [subprocess.Popen([sys.executable, "-m", "bench", "site", "--results", str(s),
                                "--out", str(tmp_path / f"out-{s.name}")], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

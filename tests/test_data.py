@@ -11,7 +11,7 @@ import pytest
 
 from bench import data
 from bench.errors import BenchError
-from tests.conftest import make_tiny_dataset, write_idx
+from tests.helpers import make_tiny_dataset, write_idx
 
 
 def test_reads_generated_idx(tiny_data_dir: Path) -> None:

@@ -5,8 +5,6 @@ correct result."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import threading
@@ -15,10 +13,19 @@ from pathlib import Path
 import pytest
 
 from bench.store import ResultStore
-from tests.helpers import bench, one_line_error
-from tests.test_cli_site import _result_set
+from tests.helpers import (
+    FakeExecutor,
+    bench,
+    one_line_error,
+    result_set,
+    site_in_chromium,
+    stage_record,
+    start_bench,
+    study_file,
+    tables,
+    wait_records,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<img src=x onerror=alert(31)>"
 
 
@@ -30,13 +37,13 @@ def _site(results: list[Path], out: Path) -> None:
 
 
 def test_rebuilding_a_site_keeps_the_users_files_and_inputs(tmp_path: Path) -> None:
-    results = _result_set(tmp_path / "set-a")
+    results = result_set(tmp_path / "set-a")
     site = tmp_path / "site"
     _site([results], site)
     (site / "MY_NOTES.txt").write_text("notes")
     (site / "mydata").mkdir()
     (site / "mydata" / "precious.csv").write_text("1,2\n")
-    inner = _result_set(site / "myresults")
+    inner = result_set(site / "myresults")
     records = {p: p.read_bytes() for p in (inner / "records").rglob("*.json")}
     stale = site / "studies" / "old-study.html"  # a page the previous build listed
     stale.write_text("old")
@@ -53,7 +60,7 @@ def test_rebuilding_a_site_keeps_the_users_files_and_inputs(tmp_path: Path) -> N
 
 
 def test_a_hostile_site_marker_deletes_nothing_outside(tmp_path: Path) -> None:
-    results = _result_set(tmp_path / "set-a")
+    results = result_set(tmp_path / "set-a")
     site = tmp_path / "site"
     site.mkdir()
     (tmp_path / "victim.txt").write_text("keep")
@@ -64,7 +71,7 @@ def test_a_hostile_site_marker_deletes_nothing_outside(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("where", ["set", "inside-set"])
 def test_site_out_inside_a_result_set_is_refused(tmp_path: Path, where: str) -> None:
-    results = _result_set(tmp_path / "set-a")
+    results = result_set(tmp_path / "set-a")
     out = results if where == "set" else results / "site"
     before = sorted(str(p) for p in results.rglob("*"))
     done = bench("site", "--results", str(results), "--out", str(out))
@@ -73,7 +80,7 @@ def test_site_out_inside_a_result_set_is_refused(tmp_path: Path, where: str) -> 
 
 
 def test_a_link_where_the_site_writes_a_folder_is_refused(tmp_path: Path) -> None:
-    results = _result_set(tmp_path / "set-a")
+    results = result_set(tmp_path / "set-a")
     site = tmp_path / "site"
     _site([results], site)
     elsewhere = tmp_path / "elsewhere"
@@ -90,9 +97,7 @@ def test_a_link_where_the_site_writes_a_folder_is_refused(tmp_path: Path) -> Non
 # ---------------------------------------------------------------- 2. stored XSS
 def _evil_set(root: Path, title: str = XSS, level: str = XSS) -> Path:
     """A result set holding a user study whose title and level label are markup."""
-    from tests.test_report import _tables
-
-    runs, epochs = _tables({level: [0.8, 0.82, 0.81], "relu": [0.7, 0.71, 0.72]},
+    runs, epochs = tables({level: [0.8, 0.82, 0.81], "relu": [0.7, 0.71, 0.72]},
                            study="evil", factor="activation")
     store = ResultStore(root)
     store.update_manifest(machine={"cpu": XSS, "cpu_count": 2, "gpus": []},
@@ -115,7 +120,7 @@ def _evil_set(root: Path, title: str = XSS, level: str = XSS) -> Path:
 
 def _evil_site(tmp_path: Path) -> Path:
     a = _evil_set(tmp_path / "set-<b onmouseover=alert(32)>a")
-    b = _result_set(tmp_path / "set-b")
+    b = result_set(tmp_path / "set-b")
     _site([a, b], tmp_path / "site")
     return tmp_path / "site"
 
@@ -135,41 +140,22 @@ def test_titles_labels_and_set_names_are_escaped_in_every_page(tmp_path: Path) -
             assert "<" not in title, (path, title)
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.mark.browser
 def test_no_script_from_data_runs_in_chromium(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("chromium is not installed (bash .ci/browser installs it)")
-    from playwright.sync_api import sync_playwright
-
     site = _evil_site(tmp_path)
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
     dialogs: list[str] = []
     tooltips: list[str] = []
     compare = next(p for p in (site / "compare").glob("*.html")).name
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            for path in ("studies/evil.html", f"compare/{compare}", "result-sets.html",
-                         "index.html", "claims.html", "data.html", "speed.html"):
-                page.goto(base + path)
-                page.wait_for_load_state("networkidle")
-                tooltips += _hover_every_mark(page)
-            h1 = page.goto(base + "studies/evil.html") and page.inner_text("h1")
-            assert XSS in h1  # shown as text
-            browser.close()
-    finally:
-        server.shutdown()
+    with site_in_chromium(site) as (browser, base):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path in ("studies/evil.html", f"compare/{compare}", "result-sets.html",
+                     "index.html", "claims.html", "data.html", "speed.html"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            tooltips += _hover_every_mark(page)
+        h1 = page.goto(base + "studies/evil.html") and page.inner_text("h1")
+        assert XSS in h1  # shown as text
     assert not dialogs, dialogs
     assert any(XSS in t for t in tooltips), tooltips[:5]  # the label, shown as text
 
@@ -202,7 +188,7 @@ def _tree(root: Path) -> dict[str, bytes | None]:
 @pytest.mark.parametrize("link", ["derived", "claims", "quarantine", "records/runs", ".lock",
                                   "manifest.json"])
 def test_a_set_whose_own_folder_is_a_link_is_refused(tmp_path: Path, link: str) -> None:
-    results = _result_set(tmp_path / "set")
+    results = result_set(tmp_path / "set")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "mine.txt").write_text("x")
@@ -263,6 +249,7 @@ def test_a_claim_lock_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
 BUILDER = '''
 import multiprocessing
 import os
+import threading
 import sys
 
 import keras
@@ -289,6 +276,7 @@ def _builder_study(tmp_path: Path, how: str = "pass", last: str = "softmax",
 
 @pytest.mark.parametrize(("how", "error"), [("os._exit(3)", "WorkerDied"),
                                             ("sys.exit(0)", "SystemExit")])
+@pytest.mark.slow
 def test_a_dying_worker_is_recorded_failed_and_the_rest_runs(tiny_data_dir: Path,
                                                              tmp_path: Path, how: str,
                                                              error: str) -> None:
@@ -361,18 +349,17 @@ def test_bad_options_leave_no_result_folder(tiny_data_dir: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("gap", [0.5, 2.0])  # while runs finish; while the set is compacted
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_now_and_records_the_interruption(tiny_data_dir: Path,
                                                                 tmp_path: Path,
                                                                 gap: float) -> None:
     import signal
     import time
 
-    from tests.test_reliability import _start, _study_file, _wait_records
-
     results = tmp_path / "R"
-    proc = _start(["run", "--config", str(_study_file(tmp_path)), "--results", str(results),
-                   "--workers", "2"])
-    _wait_records(results, 1, proc)
+    proc = start_bench(["run", "--config", str(study_file(tmp_path)), "--results",
+                        str(results), "--workers", "2"])
+    wait_records(results, 1, proc)
     proc.send_signal(signal.SIGINT)
     time.sleep(gap)
     proc.send_signal(signal.SIGINT)
@@ -468,7 +455,7 @@ def test_a_huge_study_file_is_refused_by_the_cli(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- 10. tracebacks
 def test_a_record_with_text_for_a_number_is_quarantined_not_fatal(tmp_path: Path) -> None:
-    results = _result_set(tmp_path / "set")
+    results = result_set(tmp_path / "set")
     record = next((results / "records" / "runs").glob("*.json"))
     data = json.loads(record.read_text())
     data["run"]["epochs"] = "many"
@@ -481,7 +468,7 @@ def test_a_record_with_text_for_a_number_is_quarantined_not_fatal(tmp_path: Path
 
 @pytest.mark.parametrize("manifest", [[1, 2], "text"])
 def test_a_manifest_that_is_not_an_object_is_one_line(tmp_path: Path, manifest) -> None:
-    results = _result_set(tmp_path / "set")
+    results = result_set(tmp_path / "set")
     (results / "manifest.json").write_text(json.dumps(manifest))
     before = _tree(results)
     for args in (["compact", str(results)], ["status", "--results", str(results)],
@@ -495,7 +482,7 @@ def test_a_manifest_that_is_not_an_object_is_one_line(tmp_path: Path, manifest) 
     {"evil": "/etc/passwd"}, ["not", "a", "mapping"],
     {"other": {"name": "evil", "factors": {"optimizer": ["adam"]}}}])
 def test_broken_user_studies_entries_are_left_out(tmp_path: Path, entries) -> None:
-    results = _result_set(tmp_path / "set")
+    results = result_set(tmp_path / "set")
     manifest = json.loads((results / "manifest.json").read_text())
     manifest["user_studies"] = entries
     (results / "manifest.json").write_text(json.dumps(manifest))
@@ -512,7 +499,7 @@ def test_disk_full_during_compaction(tmp_path: Path, monkeypatch) -> None:
     from bench import store as store_mod
     from bench.errors import BenchError
 
-    results = _result_set(tmp_path / "set")
+    results = result_set(tmp_path / "set")
     tables = {p.name: p.read_bytes() for p in results.glob("*.parquet")}
     store = ResultStore(results)
     extra = json.loads(next((results / "records" / "runs").glob("*.json")).read_text())
@@ -539,8 +526,6 @@ def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tm
     from bench.app import RunRequest, execute
     from bench.errors import BenchError
     from bench.studies.config_file import load_study_file
-    from tests.helpers import FakeExecutor
-    from tests.test_reliability import _study_file
 
     fake = FakeExecutor(lambda spec: executor_mod.died_record(spec, "not trained"))
     monkeypatch.setattr(executor_mod, "make_executor", lambda *a, **k: fake)
@@ -551,7 +536,7 @@ def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tm
     monkeypatch.setattr(ResultStore, "compact", full)
     results = tmp_path / "R"
     with pytest.raises(BenchError, match="No space"):
-        execute(RunRequest([load_study_file(_study_file(tmp_path))], "smoke", 1, results,
+        execute(RunRequest([load_study_file(study_file(tmp_path))], "smoke", 1, results,
                            workers=1))
     session = json.loads((results / "manifest.json").read_text())["sessions"][-1]
     assert session["ended"] and "No space" in session["compaction_error"]
@@ -563,7 +548,7 @@ def test_a_session_records_its_end_when_compaction_fails(tiny_data_dir: Path, tm
 def test_two_sets_with_one_folder_name_publish_both(tmp_path: Path) -> None:
     import hashlib
 
-    a, b = _result_set(tmp_path / "a" / "base"), _result_set(tmp_path / "b" / "base")
+    a, b = result_set(tmp_path / "a" / "base"), result_set(tmp_path / "b" / "base")
     manifest = json.loads((b / "manifest.json").read_text())
     manifest["machine"]["cpu"] = "the other cpu"
     (b / "manifest.json").write_text(json.dumps(manifest))
@@ -580,7 +565,7 @@ def test_records_and_tables_follow_the_umask(tmp_path: Path) -> None:
 
     old = os.umask(0o022)
     try:
-        results = _result_set(tmp_path / "set")
+        results = result_set(tmp_path / "set")
     finally:
         os.umask(old)
     files = [p for p in results.rglob("*") if p.is_file() and p.name != ".lock"]
@@ -611,14 +596,12 @@ def test_two_runners_on_a_staged_study_grow_one_pyramid(tmp_path: Path) -> None:
 
     from bench.studies import REGISTRY, get_profile
     from bench.studies.runner import StopFlag, StudyRunner
-    from tests.helpers import FakeExecutor
-    from tests.test_architecture_stages import _record
 
     def slow(spec):
         """[512] wins stage 1 with its slow seed-0 run (the smoke profile's one pilot seed
         chooses): a runner that chooses before that run is stored grows [256] instead."""
         hidden = tuple(spec.architecture()["hidden"])
-        record = _record(spec)
+        record = stage_record(spec)
         if len(hidden) == 1:
             val = {(256,): 0.7, (512,): (0.99, 0.6)[spec.seed]}.get(hidden, 0.5)
             record["run"]["final_val_accuracy"] = val

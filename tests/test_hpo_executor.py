@@ -313,12 +313,20 @@ def postgres_url():
                         "package creates it) and runuser")
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
-    data, port = folder / "data", _free_port()
+    data = folder / "data"
     subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
+    for _ in range(5):  # a free port may be taken before the server binds it (xdist workers)
+        port = _free_port()
+        started = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "log"),
+                                  "-w", "-o", f"-p {port} -k {folder} -c "
+                                  "listen_addresses=127.0.0.1", "start"], capture_output=True)
+        if started.returncode == 0:
+            break
+    else:
+        log = (folder / "log").read_text(errors="replace")[-2000:]
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start on a free port: {log}")
     try:
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
     finally:

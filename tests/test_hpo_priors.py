@@ -21,7 +21,7 @@ from bench.hpo.space import (
     suggest_optuna,
 )
 from bench.hpo.tabular import replay
-from tests.test_hpo_tabular import synthetic_table
+from tests.helpers import synthetic_table
 
 DRAWS = 3000
 

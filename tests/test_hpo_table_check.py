@@ -11,7 +11,7 @@ import pandas as pd
 from bench.hpo.space import HPO_LIBS_GRID, grid_points, point_label
 from bench.hpo.tabular import live_trainer, replay
 from bench.report.table_check import table_check
-from tests.test_hpo_tabular import synthetic_table, true_accuracy
+from tests.helpers import synthetic_table, true_accuracy
 
 TRUTH = {point_label(p): true_accuracy(p) for p in grid_points(HPO_LIBS_GRID)}
 METHODS = ("optuna:tpe", "hyperopt:tpe", "scikit-optimize:gp")

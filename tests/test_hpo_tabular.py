@@ -15,26 +15,9 @@ from bench.hpo.libraries import TrialLog, proposed_by, run_search, startup_note
 from bench.hpo.space import HPO_LIBS_GRID, grid_points, point_label
 from bench.hpo.tabular import Table, replay
 from bench.report.tabular import anytime, final_ranks, nemenyi_cd
-from tests.helpers import bench
+from tests.helpers import bench, synthetic_table, true_accuracy
 
 POINTS = grid_points(HPO_LIBS_GRID)
-
-
-def true_accuracy(p: dict) -> float:
-    """A smooth landscape with one best point (lr 1e-3, 2 conv layers, relu, 512 units)."""
-    return (0.9 - 0.05 * abs(math.log10(p["learning_rate"]) + 3)
-            - 0.01 * abs(p["conv_layers"] - 2) - 0.02 * (p["activation"] == "sigmoid")
-            - 0.005 * (p["units"] != 512) - 0.002 * (p["filters"] == 16)
-            - 0.001 * (p["optimizer"] == "rmsprop") - 0.001 * (p["dense_layers"] != 3))
-
-
-def synthetic_table(noise: float = 0.0, seeds: int = 2) -> Table:
-    rng = np.random.default_rng(0)
-    rows = [{"label": point_label(p), "seed": s, "status": "ok",
-             "val_accuracy": true_accuracy(p) + rng.normal(0, noise),
-             "test_accuracy": true_accuracy(p), "train_seconds": 1.0 + p["conv_layers"]}
-            for p in POINTS for s in range(seeds)]
-    return Table(HPO_LIBS_GRID, pd.DataFrame(rows))
 
 
 def test_grid_has_every_dimension_and_over_1000_points() -> None:

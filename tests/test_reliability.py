@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,37 +15,7 @@ import pytest
 
 from bench import store as store_mod
 from bench.store import ResultStore
-from tests.helpers import ROOT, bench
-
-STUDY = """
-name: tiny
-base: {dataset: mnist, model: model_1, epochs: 2, optimizer: adam}
-factors:
-  learning_rate: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006]
-"""
-
-
-def _study_file(tmp_path: Path, text: str = STUDY) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(text)
-    return path
-
-
-def _start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_records(results: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    folder = results / "records" / "runs"
-    while time.time() < deadline:
-        if folder.exists() and len(list(folder.glob("*.json"))) >= n:
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"bench exited early: {proc.stderr.read()[-2000:]}")
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for records")
+from tests.helpers import bench, start_bench, store_record, study_file, wait_records
 
 
 def _descendants(pid: int) -> set[int]:
@@ -90,12 +59,13 @@ def _assert_exactly_once(results: Path, expected: int) -> pd.DataFrame:
     return runs
 
 
+@pytest.mark.slow
 def test_kill_9_during_runs_then_resume(tiny_data_dir: Path, tmp_path: Path) -> None:
-    results, study = tmp_path / "R", _study_file(tmp_path)
+    results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results)]
     for already in (1, 3):  # kill twice, at different points
-        proc = _start(args)
-        _wait_records(results, already, proc)
+        proc = start_bench(args)
+        wait_records(results, already, proc)
         _kill_9(proc)
     finished = {p.name: p.stat().st_mtime_ns for p in (results / "records" / "runs").glob("*")}
     done = bench(*args)
@@ -105,11 +75,12 @@ def test_kill_9_during_runs_then_resume(tiny_data_dir: Path, tmp_path: Path) -> 
         assert (results / "records" / "runs" / name).stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_after_current_run(tiny_data_dir: Path, tmp_path: Path) -> None:
-    results, study = tmp_path / "R", _study_file(tmp_path)
+    results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results)]
-    proc = _start(args)
-    _wait_records(results, 1, proc)
+    proc = start_bench(args)
+    wait_records(results, 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
@@ -122,10 +93,11 @@ def test_ctrl_c_stops_after_current_run(tiny_data_dir: Path, tmp_path: Path) -> 
     _assert_exactly_once(results, 6)
 
 
+@pytest.mark.slow
 def test_two_concurrent_writers(tiny_data_dir: Path, tmp_path: Path) -> None:
-    results, study = tmp_path / "R", _study_file(tmp_path)
+    results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results), "--workers", "2"]
-    procs = [_start(args), _start(args)]
+    procs = [start_bench(args), start_bench(args)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
     _assert_exactly_once(results, 6)
@@ -135,14 +107,15 @@ def test_two_concurrent_writers(tiny_data_dir: Path, tmp_path: Path) -> None:
     assert sum(s["outcome"].get("ok", 0) for s in manifest["sessions"]) == 6
 
 
+@pytest.mark.slow
 def test_kill_one_of_two_writers_at_random_points(tiny_data_dir: Path, tmp_path: Path) -> None:
     import random
 
     rng = random.Random(11)
-    results, study = tmp_path / "R", _study_file(tmp_path)
+    results, study = tmp_path / "R", study_file(tmp_path)
     args = ["run", "--config", str(study), "--results", str(results), "--workers", "2"]
-    victim, other = _start(args), _start(args)
-    _wait_records(results, rng.randint(1, 3), victim)
+    victim, other = start_bench(args), start_bench(args)
+    wait_records(results, rng.randint(1, 3), victim)
     time.sleep(rng.random() * 0.5)
     _kill_9(victim)
     out = other.communicate(timeout=300)
@@ -158,8 +131,9 @@ def test_kill_one_of_two_writers_at_random_points(tiny_data_dir: Path, tmp_path:
     assert not list(results.rglob("*.tmp"))  # no half-written file left in view
 
 
+@pytest.mark.slow
 def test_nan_run_is_diverged_and_failure_is_stored(tiny_data_dir: Path, tmp_path: Path) -> None:
-    study = _study_file(tmp_path, """
+    study = study_file(tmp_path, """
 name: faults
 base: {dataset: mnist, model: model_1, epochs: 3, optimizer: sgd, activation: linear}
 factors:
@@ -202,7 +176,7 @@ factors:
      "holdout:N"),
 ])
 def test_bad_study_file_exits_2(tmp_path: Path, text: str, message: str) -> None:
-    study = _study_file(tmp_path, text)
+    study = study_file(tmp_path, text)
     out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -230,16 +204,14 @@ def test_incompatible_schema_exits_2_and_keeps_files(tmp_path: Path, tiny_data_d
     results.mkdir()
     manifest = json.dumps({"schema_version": 999})
     (results / "manifest.json").write_text(manifest)
-    out = bench("run", "--config", str(_study_file(tmp_path)), "--results", str(results))
+    out = bench("run", "--config", str(study_file(tmp_path)), "--results", str(results))
     assert out.returncode == 2 and "schema version 999" in out.stderr
     assert (results / "manifest.json").read_text() == manifest
 
 
 def test_truncated_table_and_leftover_temp_files_are_repaired(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "R")
-    from tests.test_store import _record
-
-    store.write_record("runs", "a", _record("a"))
+    store.write_record("runs", "a", store_record("a"))
     store.compact()
     table = tmp_path / "R" / "runs.parquet"
     table.write_bytes(table.read_bytes()[:50])  # a writer killed outside bench
@@ -265,9 +237,8 @@ def test_crash_inside_a_write_leaves_the_old_file(tmp_path: Path, monkeypatch) -
 
 def test_site_on_partial_result_set(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "R")
-    from tests.test_store import _record
-
-    store.write_record("runs", "a", _record("a", study="initializers"))  # records, no tables yet
+    # records, no tables yet
+    store.write_record("runs", "a", store_record("a", study="initializers"))
     before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "R").rglob("*"))
     out = bench("site", "--results", str(tmp_path / "R"), "--out", str(tmp_path / "site"))
     # the site only reads: it names the command that brings the set up to date
@@ -303,8 +274,9 @@ def test_non_utf8_study_file_exits_2(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "R").exists()
 
 
+@pytest.mark.slow
 def test_a_piped_run_logs_one_line_per_run_with_eta(tiny_data_dir: Path, tmp_path: Path) -> None:
-    study = _study_file(tmp_path)
+    study = study_file(tmp_path)
     out = bench("run", "--config", str(study), "--results", str(tmp_path / "R"))
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("tiny: ")]

@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import stats as st
 
 from bench.report import claims, stats
 from bench.report.paired import holm
 from bench.report.paper import paper_results, paper_vs_measured
-
-
-def _tables(values: dict[str, list[float]], study: str = "initializers",
-            factor: str = "initializer") -> tuple[pd.DataFrame, pd.DataFrame]:
-    runs, epochs = [], []
-    for level, accs in values.items():
-        for seed, acc in enumerate(accs):
-            rid = f"{level}-{seed}"
-            runs.append({"run_id": rid, "study": study, "profile": "paper", "factor": factor,
-                         "level": level, "seed": seed, "status": "ok", "test_accuracy": acc,
-                         "test_loss": 1 - acc, "train_seconds": 1.0, "epochs": 20,
-                         "validation": "test", "macro_f1": acc, "params": 1})
-            for e in range(1, 21):
-                epochs += [{"run_id": rid, "epoch": e, "split": "val", "metric": "accuracy",
-                            "value": acc - 0.01 * (20 - e) / 20},
-                           {"run_id": rid, "epoch": e, "split": "val", "metric": "loss",
-                            "value": 1 - acc}]
-    return pd.DataFrame(runs), pd.DataFrame(epochs)
+from tests.helpers import tables
 
 
 def test_mean_ci_matches_scipy() -> None:
@@ -45,21 +27,21 @@ def test_holm_is_monotone_and_capped() -> None:
 def test_best_level_confirmed_and_not_confirmed() -> None:
     good = {"he_normal": [0.90, 0.91, 0.905], "zeros": [0.1, 0.1, 0.1],
             "glorot_uniform": [0.80, 0.81, 0.805]}
-    runs, epochs = _tables(good)
+    runs, epochs = tables(good)
     scored = stats.scores(runs, epochs)
     levels = stats.level_stats(scored)
     verdict = claims.verdicts(levels, scored, runs, epochs).set_index("claim_id")
     assert verdict.loc["dnn_best_initializer", "verdict"] == "confirmed"
 
     bad = {"he_normal": [0.80, 0.81, 0.805], "glorot_uniform": [0.90, 0.91, 0.905]}
-    runs, epochs = _tables(bad)
+    runs, epochs = tables(bad)
     scored = stats.scores(runs, epochs)
     verdict = claims.verdicts(stats.level_stats(scored), scored, runs, epochs).set_index("claim_id")
     assert verdict.loc["dnn_best_initializer", "verdict"] == "not confirmed"
 
 
 def test_single_seed_is_undecidable() -> None:
-    runs, epochs = _tables({"he_normal": [0.9], "zeros": [0.1]})
+    runs, epochs = tables({"he_normal": [0.9], "zeros": [0.1]})
     scored = stats.scores(runs, epochs)
     verdict = claims.verdicts(stats.level_stats(scored), scored, runs, epochs).set_index("claim_id")
     assert verdict.loc["dnn_best_initializer", "verdict"] == "undecidable"
@@ -68,14 +50,14 @@ def test_single_seed_is_undecidable() -> None:
 
 
 def test_report_epoch_is_read_off_the_curve() -> None:
-    runs, epochs = _tables({"he_normal": [0.9]})
+    runs, epochs = tables({"he_normal": [0.9]})
     scored = stats.scores(runs, epochs)
     # initializers reports epoch 5: 0.9 - 0.01 * 15/20
     assert np.isclose(scored["accuracy"].iloc[0], 0.9 - 0.0075)
 
 
 def test_paper_vs_measured_joins_every_initializer() -> None:
-    runs, epochs = _tables({"he_normal": [0.80, 0.81, 0.82]})
+    runs, epochs = tables({"he_normal": [0.80, 0.81, 0.82]})
     scored = stats.scores(runs, epochs)
     joined = paper_vs_measured(runs, epochs, scored)
     row = joined[(joined["level"] == "he_normal") & (joined["metric"] == "test_accuracy")].iloc[0]

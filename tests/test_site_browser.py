@@ -4,33 +4,20 @@ of pages without charts, charts rendering on every page that has them, text read
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
-import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from tests.helpers import bench
-from tests.test_site_pages import PAPER, QUICK, make_set
+from tests.helpers import PAPER, QUICK, bench, make_set, require_chromium, site_in_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 JS_BUDGET = 300_000  # bytes of JavaScript a page without charts may load
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.mark.browser
 def test_site_in_chromium(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
+    require_chromium()
     paper = make_set(tmp_path / "paper-box", PAPER)
     quick = make_set(tmp_path / "quick-box", QUICK, profile="quick")
     env = {k: v for k, v in os.environ.items() if k != "BENCH_SITE_URL"}
@@ -38,40 +25,30 @@ def test_site_in_chromium(tmp_path: Path) -> None:
                 str(tmp_path / "site"), env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     site = tmp_path / "site"
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
     errors: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                        args=["--no-sandbox", "--disable-gpu"])
-            desk = browser.new_page(viewport={"width": 1280, "height": 800})
-            desk.on("pageerror", lambda e: errors.append(str(e)))
-            desk.goto(base + "index.html")
-            # the whole recommendation table is on the first screen at 1280 px
-            answers = desk.locator("table").first
-            last = answers.locator("tr", has_text="HPO library").bounding_box()
-            assert last is not None and last["y"] + last["height"] <= 800, last
-            assert "he_normal" in answers.locator("tr", has_text="Weight initializer").inner_text()
+    with site_in_chromium(site) as (browser, base):
+        desk = browser.new_page(viewport={"width": 1280, "height": 800})
+        desk.on("pageerror", lambda e: errors.append(str(e)))
+        desk.goto(base + "index.html")
+        # the whole recommendation table is on the first screen at 1280 px
+        answers = desk.locator("table").first
+        last = answers.locator("tr", has_text="HPO library").bounding_box()
+        assert last is not None and last["y"] + last["height"] <= 800, last
+        assert "he_normal" in answers.locator("tr", has_text="Weight initializer").inner_text()
 
-            budget, links = _walk(browser, base, site, errors)
-            assert budget["no_chart_pages"] >= 4, budget
-            assert budget["chart_pages"] >= 3, budget
+        budget, links = _walk(browser, base, site, errors)
+        assert budget["no_chart_pages"] >= 4, budget
+        assert budget["chart_pages"] >= 3, budget
 
-            phone = browser.new_page(viewport={"width": 390, "height": 844})
-            for path in ("index.html", "studies/initializers.html"):
-                phone.goto(base + path)
-                phone.wait_for_selector(".vega-chart[data-rendered=done]", timeout=30_000)
-                smallest = phone.evaluate(_SMALLEST_TEXT)
-                assert smallest >= 10, (path, smallest)
-                widths = phone.eval_on_selector_all(
-                    ".vega-embed svg", "els => els.map(e => e.getBoundingClientRect().width)")
-                assert max(widths) <= 390, (path, widths)
-            browser.close()
-    finally:
-        server.shutdown()
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        for path in ("index.html", "studies/initializers.html"):
+            phone.goto(base + path)
+            phone.wait_for_selector(".vega-chart[data-rendered=done]", timeout=30_000)
+            smallest = phone.evaluate(_SMALLEST_TEXT)
+            assert smallest >= 10, (path, smallest)
+            widths = phone.eval_on_selector_all(
+                ".vega-embed svg", "els => els.map(e => e.getBoundingClientRect().width)")
+            assert max(widths) <= 390, (path, widths)
     assert not errors, errors
     assert not links, links
 

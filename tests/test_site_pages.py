@@ -11,41 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store import ResultStore
-from tests.helpers import bench
-from tests.test_report import _tables
-
-# he_normal is best; random_uniform is within noise of it; zeros is far worse
-PAPER = {"he_normal": [0.900, 0.910, 0.905, 0.902], "random_uniform": [0.901, 0.908, 0.903, 0.904],
-         "glorot_uniform": [0.850, 0.860, 0.855, 0.852], "zeros": [0.10, 0.10, 0.10, 0.10]}
-QUICK = {"he_normal": [0.80, 0.81, 0.805], "random_uniform": [0.70, 0.71, 0.705],
-         "glorot_uniform": [0.75, 0.76, 0.755], "zeros": [0.10, 0.10, 0.10]}
-
-
-def make_set(root: Path, values: dict[str, list[float]], profile: str = "paper",
-             cpu: str = "test cpu") -> Path:
-    """A result set of the initializers study written through the store."""
-    runs, epochs = _tables(values)
-    store = ResultStore(root)
-    store.update_manifest(machine={"cpu": cpu, "cpu_count": 2, "gpus": []},
-                          keras_backend="tensorflow", git_commit="0123abc",
-                          libraries={"keras": "3.0.0"})
-    for run in runs.to_dict("records"):
-        rid = f"{profile}-{run['run_id']}"
-        run.pop("profile")
-        run.update(run_id=rid, dataset="fashion_mnist", model="mlp", n_train=100,
-                   test_fraction=1.0, arch={"kind": "mlp"},
-                   factors={"factor": run.pop("factor"), "level": run.pop("level"),
-                            "profile": profile})
-        mine = epochs[epochs["run_id"] == run["run_id"].split("-", 1)[1]]
-        store.write_record("runs", rid, {
-            "run": run, "epochs": mine.drop(columns="run_id").to_dict("records"),
-            "classes": [], "confusion": [], "predictions": []})
-    store.compact()
-    from bench.report import build_report
-
-    build_report(store)  # what `bench run` and `bench compact` do: the site only reads
-    return root
+from tests.helpers import PAPER, QUICK, bench, make_set
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,13 @@ import pytest
 from bench import SCHEMA_VERSION
 from bench.errors import BenchError
 from bench.store import ResultStore
-
-
-def _record(run_id: str, status: str = "ok", study: str = "s") -> dict:
-    return {
-        "run": {"run_id": run_id, "config_hash": run_id, "study": study, "status": status,
-                "seed": 0, "batch_size": None, "test_accuracy": 0.5, "arch": {"kind": "mlp"},
-                "factors": {"factor": "batch_size", "level": "None", "profile": "smoke"}},
-        "epochs": [{"epoch": 1, "split": "train", "metric": "loss", "value": 1.0}],
-        "classes": [], "confusion": [], "predictions": [],
-    }
+from tests.helpers import store_record
 
 
 def test_compaction_is_idempotent(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "r")
-    store.write_record("runs", "a", _record("a"))
-    store.write_record("runs", "b", _record("b", status="failed"))
+    store.write_record("runs", "a", store_record("a"))
+    store.write_record("runs", "b", store_record("b", status="failed"))
     first = store.compact()
     runs = pd.read_parquet(tmp_path / "r" / "runs.parquet")
     second = store.compact()
@@ -38,8 +29,8 @@ def test_compaction_is_idempotent(tmp_path: Path) -> None:
 
 def test_rewriting_a_record_keeps_one_row(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    store.write_record("runs", "a", _record("a", status="failed"))
-    store.write_record("runs", "a", _record("a", status="ok"))
+    store.write_record("runs", "a", store_record("a", status="failed"))
+    store.write_record("runs", "a", store_record("a", status="ok"))
     store.compact()
     runs = store.table("runs")
     assert runs["run_id"].tolist() == ["a"] and runs["status"].tolist() == ["ok"]
@@ -47,7 +38,7 @@ def test_rewriting_a_record_keeps_one_row(tmp_path: Path) -> None:
 
 def test_no_temporary_files_left(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    store.write_record("runs", "a", _record("a"))
+    store.write_record("runs", "a", store_record("a"))
     store.compact()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
@@ -83,8 +74,8 @@ def test_claim_is_exclusive_until_released(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["{not json", "[]", '{"run": []}', '{"run": {"x": 1}}'])
 def test_a_damaged_record_is_quarantined_and_its_rows_kept(tmp_path: Path, damage: str) -> None:
     store = ResultStore(tmp_path)
-    store.write_record("runs", "a", _record("a"))
-    store.write_record("runs", "b", _record("b"))
+    store.write_record("runs", "a", store_record("a"))
+    store.write_record("runs", "b", store_record("b"))
     store.compact()
     (tmp_path / "records" / "runs" / "a.json").write_text(damage)
     with pytest.warns(UserWarning, match="damaged record a.json"):
@@ -93,19 +84,19 @@ def test_a_damaged_record_is_quarantined_and_its_rows_kept(tmp_path: Path, damag
     assert len(store.table("epochs")) == 2
     assert (tmp_path / "quarantine" / "runs" / "a.json").read_text() == damage  # kept
     assert store.completed() == {"b"}  # "a" will be trained again
-    store.write_record("runs", "a", _record("a"))  # ... and its new record replaces the row
+    store.write_record("runs", "a", store_record("a"))  # ... and its new record replaces the row
     store.compact()
     assert sorted(store.table("runs")["run_id"]) == ["a", "b"]
 
 
 def test_a_parquet_only_set_keeps_its_rows_when_a_study_is_added(tmp_path: Path) -> None:
     source = ResultStore(tmp_path / "src")
-    source.write_record("runs", "a", _record("a", study="one"))
+    source.write_record("runs", "a", store_record("a", study="one"))
     source.compact()
     copy = ResultStore(tmp_path / "copy")
     for name in ("runs", "epochs"):
         copy.write_table(name, source.table(name))  # copied as Parquet only, no records/
-    copy.write_record("runs", "b", _record("b", study="two"))
+    copy.write_record("runs", "b", store_record("b", study="two"))
     copy.compact()
     assert sorted(copy.table("runs")["study"]) == ["one", "two"]
     assert sorted(copy.table("epochs")["run_id"]) == ["a", "b"]
@@ -115,9 +106,9 @@ def test_a_non_integer_batch_size_stops_compaction_with_one_line(tmp_path: Path)
     """A hand edit the schema's int64 cannot hold: a one-line error, nothing rewritten (the
     table used to switch the column to floats; see tests/test_schema.py)."""
     store = ResultStore(tmp_path)
-    store.write_record("runs", "b", _record("b"))
+    store.write_record("runs", "b", store_record("b"))
     store.compact()
-    rec = _record("a")
+    rec = store_record("a")
     rec["run"]["batch_size"] = 32.5
     store.write_record("runs", "a", rec)
     with pytest.raises(BenchError, match="table runs, column batch_size: .*32.5"):
@@ -127,7 +118,7 @@ def test_a_non_integer_batch_size_stops_compaction_with_one_line(tmp_path: Path)
 
 def test_mixed_level_types_become_strings(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    a, b = _record("a"), _record("b")
+    a, b = store_record("a"), store_record("b")
     b["run"]["factors"]["level"] = 512
     store.write_record("runs", "a", a)
     store.write_record("runs", "b", b)
@@ -142,7 +133,7 @@ def test_mixed_level_types_become_strings(tmp_path: Path) -> None:
 ])
 def test_odd_records_are_quarantined_not_fatal(tmp_path: Path, damage: dict) -> None:
     store = ResultStore(tmp_path)
-    store.write_record("runs", "b", _record("b"))
+    store.write_record("runs", "b", store_record("b"))
     store.write_record("runs", "a", damage)
     with pytest.warns(UserWarning, match="damaged record"):
         store.compact()

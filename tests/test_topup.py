@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bench.report.paired import ALPHA, MARGIN, POWER, compare, outcomes, planned_seeds
 from bench.spec import RunSpec
@@ -126,6 +127,7 @@ claims:
 """
 
 
+@pytest.mark.slow
 def test_run_with_max_seeds_tops_up_an_undecidable_study(tmp_path: Path,
                                                          tiny_data_dir: Path) -> None:
     """Smoke: 1 pilot seed cannot decide "adam is best"; the plan asks for the minimum of 3

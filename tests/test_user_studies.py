@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import make_tiny_dataset
-from tests.helpers import ROOT, bench
+from tests.helpers import ROOT, bench, make_tiny_dataset
 
 EXAMPLES = ROOT / "docs" / "examples"
 
@@ -57,6 +56,7 @@ def _distinct(runs: pd.DataFrame) -> None:
     assert trained.nunique() == runs["level"].nunique() == len(runs), runs[["level", "layers"]]
 
 
+@pytest.mark.slow
 def test_dropout_levels_build_their_dropout_layers(data_env: dict, tmp_path: Path) -> None:
     runs = _run(EXAMPLES / "dropout.yaml", tmp_path / "R", data_env)
     _distinct(runs)
@@ -102,6 +102,7 @@ def test_cnn_factors_compose_dropout_and_regularizer(data_env: dict, tmp_path: P
         assert ("conv2d16k3x3[l2=0.0001]" in row["layers"]) == level.endswith("l2=0.0001")
 
 
+@pytest.mark.slow
 def test_architecture_factor_crossed_with_dropout(data_env: dict, tmp_path: Path) -> None:
     runs = _run(EXAMPLES / "architectures.yaml", tmp_path / "R", data_env)
     _distinct(runs)
@@ -115,6 +116,7 @@ def test_architecture_factor_crossed_with_dropout(data_env: dict, tmp_path: Path
     assert lv["wide|0.3"]["activation"] == "relu"
 
 
+@pytest.mark.slow
 def test_optimizer_arguments_reach_keras(data_env: dict, tmp_path: Path) -> None:
     runs = _run(EXAMPLES / "optimizer_args.yaml", tmp_path / "R", data_env)
     _distinct(runs)
@@ -162,6 +164,7 @@ def test_custom_builder_next_to_the_study_file(data_env: dict, tmp_path: Path) -
     assert lv["width=128|none"]["params"] == 784 * 128 + 128 + (784 + 128) * 10 + 10
 
 
+@pytest.mark.slow
 def test_builder_in_a_test_module_and_the_site_page(data_env: dict, tmp_path: Path) -> None:
     study = tmp_path / "two_branches.yaml"
     study.write_text(

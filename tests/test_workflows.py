@@ -73,3 +73,38 @@ def test_summary_helper_lists_versions_that_moved(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "Keras: tested 3.15.1, now 3.99.0" in out
     assert "numpy" not in out and "rich" not in out
+
+
+def test_every_install_but_the_newest_job_uses_the_tested_versions() -> None:
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    sources = {p.name: p.read_text() for p in workflows if p.name != "newest.yml"}
+    sources[".ci/run"] = (ROOT / ".ci" / "run").read_text()
+    installs = [(name, line.strip()) for name, text in sources.items()
+                for line in text.splitlines() if "pip install" in line]
+    assert len(installs) >= 3, installs  # tests.yml's datasets, site.yml, .ci/run
+    assert all("-c constraints.txt" in line for _, line in installs), installs
+
+
+def test_test_times_sums_seconds_per_file(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<?xml version="1.0"?><testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.test_a" name="t1" time="1.5"/>'
+        '<testcase classname="tests.test_a" name="t2" time="2.0"/>'
+        '<testcase classname="tests.test_b.TestX" name="t3" time="7.3"/>'
+        "</testsuite></testsuites>")
+    log = tmp_path / "pytest.log"
+    log.write_text("==== slowest 25 durations ====\n"
+                   "12.00s call     tests/test_b.py::test_y[1]\n"
+                   "0.50s setup    tests/test_a.py::test_z\n"
+                   "3.00s call     tests/test_b.py::test_y[2]\n")
+    tool = [sys.executable, str(ROOT / "tools" / "test_times.py")]
+    out = subprocess.run([*tool, str(junit)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[1][:2] == ["tests/test_b.py", "7.3"] and rows[2][:2] == ["tests/test_a.py", "3.5"]
+    assert rows[-1][0] == "total" and rows[-1][-1] == "3"
+    out = subprocess.run([*tool, str(log)], capture_output=True, text=True, check=True).stdout
+    assert [r.split()[:2] for r in out.splitlines()[1:3]] == [["tests/test_b.py", "15.0"],
+                                                              ["tests/test_a.py", "0.5"]]
+    bad = subprocess.run([*tool, str(tmp_path / "missing.xml")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ")
