@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -222,73 +224,7 @@ def hpo_page(w: SiteWriter, sets: list, tabular_rs=None) -> list:
                 "share of the training images actually trained (`fraction_nominal` in the "
                 "searches table keeps the paper's value).\n")
     for study, st in trials.groupby("study"):
-        rs = chosen[study]
-        methods = rs.get("derived/hpo_methods")
-        per = st.groupby("search_id")
-        text.append(f"\n### {esc(_study_title(study))}\n")
-        text.append(_source_line(rs, study, sets))
-        counts = (_count(per.ngroups, "search", "searches"),
-                  _count(st["method"].nunique(), "method"),
-                  _count(st["fraction"].nunique(), "fraction"),
-                  _count(st["seed"].nunique(), "seed"))
-        text.append(f"Study `{esc(study)}`: {counts[0]} ({' x '.join(counts[1:])}), "
-                    f"{int(per['trial'].count().max())} trials each.\n")
-        frac = st["fraction"].max()
-        top = st[st["fraction"] == frac]
-        never = top.groupby("search_id")["best_so_far"].transform(lambda b: b.isna().all())
-        text.append(f"Best so far at dataset fraction {frac:g}"
-                    + (f" ({_count(top.loc[never, 'search_id'].nunique(), 'search')} without "
-                       "a successful trial left out):\n" if never.any() else ":\n"))
-        top = top[~never]
-        if "epochs" in top and top["epochs"].nunique() > 1:  # the study's factor: one line each
-            top = top.assign(method=top["method"] + ", " + top["epochs"].map(
-                lambda e: f"{int(e)} epochs"))
-        numbered = top.assign(trial=top["trial"] + 1)
-        text.append(w.chart(PAGE, f"{study}-trial", charts.best_so_far(_band(numbered, "trial"),
-                                                                        "trial")))
-        text.append(w.chart(PAGE, f"{study}-time", charts.best_so_far(
-            _band(_on_time_grid(top), "wall_seconds"), "wall_seconds")))
-        if not methods.empty:
-            m = methods[methods["study"] == study]
-            if m["fraction"].nunique() > 1:
-                shown_m = m.assign(fraction=m["fraction"].map(lambda f: f"{f:.3g}"))
-                text.append(w.chart(PAGE, f"{study}-seconds", charts.grouped_bars(
-                    shown_m, "fraction", "seconds_mean", "method",
-                    ["optimisation time per fraction trained", "mean over seeds, 95 % CI"],
-                    ("seconds_ci_low", "seconds_ci_high"), "seconds")))
-                text.append(w.chart(PAGE, f"{study}-acc", charts.grouped_bars(
-                    shown_m.assign(test_ci_low=shown_m["test_ci_low"].clip(lower=0.0),
-                                   test_ci_high=shown_m["test_ci_high"].clip(upper=1.0)),
-                    "fraction", "test_mean", "method",
-                    ["best trial's test accuracy per fraction trained",
-                     "mean over seeds, 95 % CI (cut at 0 and 1)"],
-                    ("test_ci_low", "test_ci_high"), "test accuracy")))
-            shown = m[list(METHOD_COLUMNS)].astype({"epochs": "Int64", "n": "Int64",
-                                                    "rank_accuracy": "Int64",
-                                                    "rank_speed": "Int64"})
-            shown = shown.assign(fraction=shown["fraction"].map(lambda f: f"{f:.2f}"))
-            text.append(md_table(shown.rename(columns=METHOD_COLUMNS)))
-        params = [c for c in st.columns if c.startswith("param_") and st[c].notna().any()]
-        best = st.dropna(subset=["score_accuracy"]).sort_values("score_accuracy").groupby(
-            "method").tail(1)
-        text.append("\n#### Best trial per method\n\nThe trial with the highest validation "
-                    "score over all of a method's searches (a description of what it found, "
-                    "not a comparison: the comparison is the table of means above).\n")
-        best = best.assign(params_json=best["params_json"].map(_params),
-                           fraction=best["fraction"].map(lambda f: f"{f:.2f}"))
-        text.append(md_table(best[["method", "fraction", "score_accuracy", "test_accuracy",
-                                   "params_json"]].rename(columns={
-            "method": "library:algorithm", "fraction": "fraction trained",
-            "score_accuracy": "validation acc.", "test_accuracy": "test acc.",
-            "params_json": "parameters"})))
-        imp = _importance(st, params)
-        if not imp.empty:
-            text.append("\n#### Which parameters matter\n")
-            text.append(md_table(imp))
-        numeric = [p for p in params if pd.api.types.is_numeric_dtype(st[p])]
-        if len(numeric) >= 2:
-            text.append(w.chart(PAGE, f"{study}-parallel", charts.parallel_coordinates(
-                st.dropna(subset=["test_accuracy"]), numeric)))
+        text += _live_study_section(w, study, st, chosen[study], sets)
     ranks = [r[r["study"] == study] for study, rs in chosen.items()
              if not (r := rs.get("derived/hpo_rank_test")).empty]
     rank = pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame()
@@ -300,3 +236,97 @@ def hpo_page(w: SiteWriter, sets: list, tabular_rs=None) -> list:
     w.page(PAGE, "\n".join(text))
     used = ([tabular_rs] if tabular_rs is not None else []) + list(chosen.values())
     return [rs for i, rs in enumerate(used) if all(rs is not u for u in used[:i])]
+
+
+def _live_study_section(w: SiteWriter, study: str, st: pd.DataFrame, rs: Any,
+                        sets: list) -> list[str]:
+    """One live-HPO study: its size, best-so-far curves, the methods' table and what the
+    searches found."""
+    text: list[str] = []
+    methods = rs.get("derived/hpo_methods")
+    per = st.groupby("search_id")
+    text.append(f"\n### {esc(_study_title(study))}\n")
+    text.append(_source_line(rs, study, sets))
+    counts = (_count(per.ngroups, "search", "searches"),
+              _count(st["method"].nunique(), "method"),
+              _count(st["fraction"].nunique(), "fraction"),
+              _count(st["seed"].nunique(), "seed"))
+    text.append(f"Study `{esc(study)}`: {counts[0]} ({' x '.join(counts[1:])}), "
+                f"{int(per['trial'].count().max())} trials each.\n")
+    frac = st["fraction"].max()
+    top = st[st["fraction"] == frac]
+    never = top.groupby("search_id")["best_so_far"].transform(lambda b: b.isna().all())
+    text.append(f"Best so far at dataset fraction {frac:g}"
+                + (f" ({_count(top.loc[never, 'search_id'].nunique(), 'search')} without "
+                   "a successful trial left out):\n" if never.any() else ":\n"))
+    top = top[~never]
+    text += _best_so_far_charts(w, study, top)
+    if not methods.empty:
+        text += _methods_section(w, study, methods[methods["study"] == study])
+    text += _best_trials(w, study, st)
+    return text
+
+
+def _best_so_far_charts(w: SiteWriter, study: str, top: pd.DataFrame) -> list[str]:
+    """Best so far per trial and per second, one line per method (and epochs level)."""
+    text: list[str] = []
+    if "epochs" in top and top["epochs"].nunique() > 1:  # the study's factor: one line each
+        top = top.assign(method=top["method"] + ", " + top["epochs"].map(
+            lambda e: f"{int(e)} epochs"))
+    numbered = top.assign(trial=top["trial"] + 1)
+    text.append(w.chart(PAGE, f"{study}-trial", charts.best_so_far(_band(numbered, "trial"),
+                                                                    "trial")))
+    text.append(w.chart(PAGE, f"{study}-time", charts.best_so_far(
+        _band(_on_time_grid(top), "wall_seconds"), "wall_seconds")))
+    return text
+
+
+def _methods_section(w: SiteWriter, study: str, m: pd.DataFrame) -> list[str]:
+    """Seconds and test accuracy per fraction trained (charts), and the methods' table."""
+    text: list[str] = []
+    if m["fraction"].nunique() > 1:
+        shown_m = m.assign(fraction=m["fraction"].map(lambda f: f"{f:.3g}"))
+        text.append(w.chart(PAGE, f"{study}-seconds", charts.grouped_bars(
+            shown_m, "fraction", "seconds_mean", "method",
+            ["optimisation time per fraction trained", "mean over seeds, 95 % CI"],
+            ("seconds_ci_low", "seconds_ci_high"), "seconds")))
+        text.append(w.chart(PAGE, f"{study}-acc", charts.grouped_bars(
+            shown_m.assign(test_ci_low=shown_m["test_ci_low"].clip(lower=0.0),
+                           test_ci_high=shown_m["test_ci_high"].clip(upper=1.0)),
+            "fraction", "test_mean", "method",
+            ["best trial's test accuracy per fraction trained",
+             "mean over seeds, 95 % CI (cut at 0 and 1)"],
+            ("test_ci_low", "test_ci_high"), "test accuracy")))
+    shown = m[list(METHOD_COLUMNS)].astype({"epochs": "Int64", "n": "Int64",
+                                            "rank_accuracy": "Int64",
+                                            "rank_speed": "Int64"})
+    shown = shown.assign(fraction=shown["fraction"].map(lambda f: f"{f:.2f}"))
+    text.append(md_table(shown.rename(columns=METHOD_COLUMNS)))
+    return text
+
+
+def _best_trials(w: SiteWriter, study: str, st: pd.DataFrame) -> list[str]:
+    """The best trial per method, which parameters matter, parallel coordinates."""
+    text: list[str] = []
+    params = [c for c in st.columns if c.startswith("param_") and st[c].notna().any()]
+    best = st.dropna(subset=["score_accuracy"]).sort_values("score_accuracy").groupby(
+        "method").tail(1)
+    text.append("\n#### Best trial per method\n\nThe trial with the highest validation "
+                "score over all of a method's searches (a description of what it found, "
+                "not a comparison: the comparison is the table of means above).\n")
+    best = best.assign(params_json=best["params_json"].map(_params),
+                       fraction=best["fraction"].map(lambda f: f"{f:.2f}"))
+    text.append(md_table(best[["method", "fraction", "score_accuracy", "test_accuracy",
+                               "params_json"]].rename(columns={
+        "method": "library:algorithm", "fraction": "fraction trained",
+        "score_accuracy": "validation acc.", "test_accuracy": "test acc.",
+        "params_json": "parameters"})))
+    imp = _importance(st, params)
+    if not imp.empty:
+        text.append("\n#### Which parameters matter\n")
+        text.append(md_table(imp))
+    numeric = [p for p in params if pd.api.types.is_numeric_dtype(st[p])]
+    if len(numeric) >= 2:
+        text.append(w.chart(PAGE, f"{study}-parallel", charts.parallel_coordinates(
+            st.dropna(subset=["test_accuracy"]), numeric)))
+    return text

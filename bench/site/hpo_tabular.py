@@ -149,28 +149,7 @@ def tabular_section(w: SiteWriter, page: str, rs) -> str:
     if table.empty:
         return "\n".join(text + ["The table of trained configurations is not in this result "
                                  "set yet (`bench run hpo_table hpo_tabular`).\n"])
-    from bench.hpo.space import HPO_LIBS_GRID, grid_points
-
-    total = len(grid_points(HPO_LIBS_GRID))
-    complete = int((table["seeds_ok"] >= 2).sum())
-    noise = table["val_sd"].median()
-    best = table.sort_values("rank").iloc[0]
-    done = complete >= total
-    text.append(
-        f"**{complete:,} of the {total:,} grid points** of the `mnist_cnn_hpo_libs` space have "
-        "been trained for real with two or more seeds (1 epoch on 10,800 MNIST images: 20 % of "
-        "the 54,000 left after a 6,000-image validation holdout; batch 128; learning rate on a "
-        "log grid 1e-6 … 1e-2)" + ("." if done else
-        " — the table is **not complete yet**, and no library has been replayed against it "
-        "(`bench run hpo_table hpo_tabular` resumes it).") +
-        f" {_top_note(table)}Median seed-to-seed SD of the validation accuracy: {noise:.4f}. "
-        "Best "
-        f"{'point' if done else 'point so far'}: `{esc(best['config'])}` (validation "
-        f"{best['val_mean']:.4f}, test {best['test_mean']:.4f}). Each library then searches "
-        "this table with its own loop: a trial returns a recorded run instead of training, so "
-        "100 trials x 20 seeds per algorithm cost the libraries' own time only. *Regret* is "
-        "how far the best configuration found so far (chosen by what the search observed) is "
-        "below the table's optimum (its best seed-mean validation accuracy).\n")
+    text.append(_table_paragraph(table))
     text.append(_fidelity_note(table, rs.get("derived/hpo_table_fidelity_check")))
     text.append(_check_section(rs.get("derived/hpo_table_check")))
     text.append(_top_check_section(rs.get("derived/hpo_table_top_check")))
@@ -182,17 +161,7 @@ def tabular_section(w: SiteWriter, page: str, rs) -> str:
     text.append(w.chart(page, "tabular-anytime", anytime_chart(curves, "trial")))
     if not timed.empty:
         text.append(w.chart(page, "tabular-anytime-time", anytime_chart(timed, "seconds")))
-    for trials, part in ranks.groupby("trials"):
-        friedman = part["friedman_p"].iloc[0]
-        text.append(f"\n### After {int(trials)} trials\n")
-        text.append(f"Friedman test over {int(part['seeds'].iloc[0])} seeds: p = {friedman:.3g}. "
-                    f"Methods whose mean ranks differ by less than the critical difference "
-                    f"({part['critical_difference'].iloc[0]:.2f}, Nemenyi) are not told "
-                    "apart.\n")
-        if int(trials) <= PAPER_BUDGET:
-            text.append(_startup_sentence(part["method"], int(trials)))
-        text.append(w.chart(page, f"tabular-ranks-{int(trials)}", rank_chart(part)))
-        text.append(_rank_table(part))
+    text += _ranks_sections(w, page, ranks)
     text.append(_noise_section(rs))
     over = rs.get("derived/hpo_overhead")
     if not over.empty:
@@ -330,3 +299,46 @@ def _noise_section(rs) -> str:
         text.append(md_table(lead.round(3)))
         text.append(f"\n**What survives.** {esc(conclusion(tol, stable))}\n")
     return "\n".join(text)
+
+
+def _table_paragraph(table: pd.DataFrame) -> str:
+    """How much of the table is trained, its noise and its best point."""
+    from bench.hpo.space import HPO_LIBS_GRID, grid_points
+
+    total = len(grid_points(HPO_LIBS_GRID))
+    complete = int((table["seeds_ok"] >= 2).sum())
+    noise = table["val_sd"].median()
+    best = table.sort_values("rank").iloc[0]
+    done = complete >= total
+    return (
+        f"**{complete:,} of the {total:,} grid points** of the `mnist_cnn_hpo_libs` space have "
+        "been trained for real with two or more seeds (1 epoch on 10,800 MNIST images: 20 % of "
+        "the 54,000 left after a 6,000-image validation holdout; batch 128; learning rate on a "
+        "log grid 1e-6 … 1e-2)" + ("." if done else
+        " — the table is **not complete yet**, and no library has been replayed against it "
+        "(`bench run hpo_table hpo_tabular` resumes it).") +
+        f" {_top_note(table)}Median seed-to-seed SD of the validation accuracy: {noise:.4f}. "
+        "Best "
+        f"{'point' if done else 'point so far'}: `{esc(best['config'])}` (validation "
+        f"{best['val_mean']:.4f}, test {best['test_mean']:.4f}). Each library then searches "
+        "this table with its own loop: a trial returns a recorded run instead of training, so "
+        "100 trials x 20 seeds per algorithm cost the libraries' own time only. *Regret* is "
+        "how far the best configuration found so far (chosen by what the search observed) is "
+        "below the table's optimum (its best seed-mean validation accuracy).\n")
+
+
+def _ranks_sections(w: SiteWriter, page: str, ranks: pd.DataFrame) -> list[str]:
+    """One section per budget: Friedman, the start-up note, the rank chart and table."""
+    text: list[str] = []
+    for trials, part in ranks.groupby("trials"):
+        friedman = part["friedman_p"].iloc[0]
+        text.append(f"\n### After {int(trials)} trials\n")
+        text.append(f"Friedman test over {int(part['seeds'].iloc[0])} seeds: p = {friedman:.3g}. "
+                    f"Methods whose mean ranks differ by less than the critical difference "
+                    f"({part['critical_difference'].iloc[0]:.2f}, Nemenyi) are not told "
+                    "apart.\n")
+        if int(trials) <= PAPER_BUDGET:
+            text.append(_startup_sentence(part["method"], int(trials)))
+        text.append(w.chart(page, f"tabular-ranks-{int(trials)}", rank_chart(part)))
+        text.append(_rank_table(part))
+    return text

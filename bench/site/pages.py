@@ -119,22 +119,51 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
     text.append(protocol_note(rs, study, mine, levels))
     text.append(provenance(rs, path))
     if not levels.empty:
-        scores = rs.get("derived/scores")
-        scores = scores[scores["study"] == study.name] if not scores.empty else scores
-        epoch = sorted({int(e) for e in pd.to_numeric(levels["epochs_trained"]).dropna()})
-        at = "/".join(map(str, epoch)) or "?"
-        text.append(f"## Test accuracy per level (epoch {at})\n")
-        text.append(f"Each dot is one seed; the bar is the 95 % CI of the mean (computed on the "
-                    f"logit scale, so it stays inside [0, 1]). Test accuracy after {at} "
-                    f"epoch(s); the study's choice is made on validation below, and this "
-                    f"study's one answer is the one the home page shows.\n")
-        text.append(w.chart(path, "levels", charts.level_means(levels, seeds=scores)))
-        text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
-        text.append(md_table(level_table(levels)))
-        if levels.groupby("factor")["level"].nunique().max() >= RANK_VIEW_LEVELS:
-            text.append(rank_section(w, path, scores, across=bool(study.stages)))
-        text.append(paired_section(rs, study.name))
-        text.append(sets_section(w, path, study, [rs, *others]))
+        text += _levels_section(w, path, rs, study, levels, others)
+    text += _curves_section(w, path, rs, study)
+    if len(study.factors) == 2 and not rs.get("derived/scores").empty:
+        text += _both_factors(w, path, study, mine)
+    text.append(paper_section(w, path, study, rs.get("derived/paper_vs_measured")))
+    claims = rs.get("derived/claims")
+    if not claims.empty:
+        declared = claims["study"].astype(str).str.split("+")  # a claim may span studies
+        mine_claims = claims[declared.map(lambda names: study.name in names)]
+        if not mine_claims.empty:
+            text.append("\n## Claims\n")
+            text.append(claims_markdown(mine_claims))
+    if study.per_class:
+        text.append(_classification(w, path, rs, study))
+    w.page(path, "\n".join(text))
+
+
+def _levels_section(w: SiteWriter, path: str, rs: ResultSet, study: Study,
+                    levels: pd.DataFrame, others: list[ResultSet] | tuple) -> list[str]:
+    """Test accuracy per level (chart, cost, table, ranks), the paired comparisons and
+    every result set side by side."""
+    text = []
+    scores = rs.get("derived/scores")
+    scores = scores[scores["study"] == study.name] if not scores.empty else scores
+    epoch = sorted({int(e) for e in pd.to_numeric(levels["epochs_trained"]).dropna()})
+    at = "/".join(map(str, epoch)) or "?"
+    text.append(f"## Test accuracy per level (epoch {at})\n")
+    text.append(f"Each dot is one seed; the bar is the 95 % CI of the mean (computed on the "
+                f"logit scale, so it stays inside [0, 1]). Test accuracy after {at} "
+                f"epoch(s); the study's choice is made on validation below, and this "
+                f"study's one answer is the one the home page shows.\n")
+    text.append(w.chart(path, "levels", charts.level_means(levels, seeds=scores)))
+    text.append(w.chart(path, "cost", charts.cost_vs_accuracy(levels)))
+    text.append(md_table(level_table(levels)))
+    if levels.groupby("factor")["level"].nunique().max() >= RANK_VIEW_LEVELS:
+        text.append(rank_section(w, path, scores, across=bool(study.stages)))
+    text.append(paired_section(rs, study.name))
+    text.append(sets_section(w, path, study, [rs, *others]))
+    return text
+
+
+def _curves_section(w: SiteWriter, path: str, rs: ResultSet, study: Study) -> list[str]:
+    """Learning curves, mean over seeds (diverged runs apart), when there is more than one
+    epoch."""
+    text = []
     curves = _curves(rs, study.name)
     if not curves.empty and curves["epoch"].max() > 1:
         curves, diverged = split_diverged(curves)
@@ -147,27 +176,22 @@ def study_page(w: SiteWriter, rs: ResultSet | None, study: Study,
             text.append(f"Diverged runs (loss not finite or above {DIVERGED_LOSS:g}) are left "
                         "out of the means and drawn as red crosses at the top of the loss "
                         "chart.\n")
-    if len(study.factors) == 2 and not rs.get("derived/scores").empty:
-        a, b = (f.name for f in study.factors)
-        ok = mine[mine["status"] == "ok"]
-        parts = ok["level"].astype(str).str.split("|", n=1, expand=True)  # the factors' labels
-        ok = ok.assign(**{a: parts[0], b: parts[1] if parts.shape[1] > 1 else ""})
-        cells = ok.groupby([a, b])["test_accuracy"].mean().reset_index()
-        text.append("\n## Both factors\n")
-        last = "/".join(str(int(e)) for e in sorted(ok["epochs"].dropna().unique()))
-        text.append(w.chart(path, "heat", charts.heatmap(
-            cells, b, a, "test_accuracy", f"mean test accuracy after {last} epochs (the last)")))
-    text.append(paper_section(w, path, study, rs.get("derived/paper_vs_measured")))
-    claims = rs.get("derived/claims")
-    if not claims.empty:
-        declared = claims["study"].astype(str).str.split("+")  # a claim may span studies
-        mine_claims = claims[declared.map(lambda names: study.name in names)]
-        if not mine_claims.empty:
-            text.append("\n## Claims\n")
-            text.append(claims_markdown(mine_claims))
-    if study.per_class:
-        text.append(_classification(w, path, rs, study))
-    w.page(path, "\n".join(text))
+    return text
+
+
+def _both_factors(w: SiteWriter, path: str, study: Study, mine: pd.DataFrame) -> list[str]:
+    """The heatmap of a two-factor study: mean test accuracy per cell at the last epoch."""
+    text = []
+    a, b = (f.name for f in study.factors)
+    ok = mine[mine["status"] == "ok"]
+    parts = ok["level"].astype(str).str.split("|", n=1, expand=True)  # the factors' labels
+    ok = ok.assign(**{a: parts[0], b: parts[1] if parts.shape[1] > 1 else ""})
+    cells = ok.groupby([a, b])["test_accuracy"].mean().reset_index()
+    text.append("\n## Both factors\n")
+    last = "/".join(str(int(e)) for e in sorted(ok["epochs"].dropna().unique()))
+    text.append(w.chart(path, "heat", charts.heatmap(
+        cells, b, a, "test_accuracy", f"mean test accuracy after {last} epochs (the last)")))
+    return text
 
 
 def _classification(w: SiteWriter, path: str, rs: ResultSet, study: Study) -> str:

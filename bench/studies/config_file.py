@@ -32,7 +32,7 @@ from bench.settings import is_builder
 from bench.spec import RunSpec
 from bench.store import ResultStore, user_studies
 from bench.studies.catalog import REGISTRY
-from bench.studies.registry import PROFILES, Factor, Study
+from bench.studies.registry import OVERFIT_MIN_EPOCHS, PROFILES, Factor, Study
 
 MAX_FILE_BYTES = 1_000_000  # a study file is a page of settings, not data
 MAX_NODES = 100_000  # YAML values after aliases are expanded (an alias bomb is billions)
@@ -205,8 +205,6 @@ def label(value: Any) -> str:
 def load_study_file(path: Path | str) -> Study:
     """Parse and validate a study file into a ``Study`` (every cell is validated, and every
     distinct network is built once, before anything runs)."""
-    from bench.studies import REGISTRY
-
     path = Path(path)
     raw = _read(path)
     try:
@@ -227,6 +225,25 @@ def load_study_file(path: Path | str) -> Study:
         study.spec(PROFILES["paper"], 0, {}, {}).check_sizes()
     except (BenchError, TypeError, ValueError) as exc:
         raise BenchError(f"study file {path}: field 'base': {exc}") from exc
+    where = _check_levels(path, study)
+    try:
+        cells = study.grid()
+        specs = [study.spec(PROFILES["paper"], 0, changes, labels) for labels, changes in cells]
+    except (BenchError, TypeError, ValueError) as exc:
+        raise BenchError(f"study file {path}: field 'factors': {exc}") from exc
+    if len({spec.factors["level"] for spec in specs}) < len(specs):
+        raise BenchError(f"study file {path}: field 'factors': two grid cells have one label; "
+                         "give their levels distinct labels")
+    _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
+                                                                           strict=True)], where)
+    _check_claims(path, study, {spec.factors["level"] for spec in specs})
+    _check_curves(path, study, specs)
+    return study
+
+
+def _check_levels(path: Path, study: Study) -> dict[str, str]:
+    """Every level of every factor: a label of its own (no '|' when factors cross) and sizes
+    that make sense; returns ``factor=label`` -> where the file declares it."""
     where: dict[str, str] = {}
     for factor in study.factors:
         labels = [lbl for lbl, _ in factor.expand()]
@@ -245,26 +262,17 @@ def load_study_file(path: Path | str) -> Study:
             except (BenchError, TypeError, ValueError) as exc:
                 raise BenchError(
                     f"study file {path}: field 'factors.{factor.name}[{i}]': {exc}") from exc
-    try:
-        cells = study.grid()
-        specs = [study.spec(PROFILES["paper"], 0, changes, labels) for labels, changes in cells]
-    except (BenchError, TypeError, ValueError) as exc:
-        raise BenchError(f"study file {path}: field 'factors': {exc}") from exc
-    if len({spec.factors["level"] for spec in specs}) < len(specs):
-        raise BenchError(f"study file {path}: field 'factors': two grid cells have one label; "
-                         "give their levels distinct labels")
-    _check_builds(path, study, [(labels, spec) for (labels, _), spec in zip(cells, specs,
-                                                                           strict=True)], where)
-    _check_claims(path, study, {spec.factors["level"] for spec in specs})
-    from bench.studies.registry import OVERFIT_MIN_EPOCHS as CURVE
+    return where
 
+
+def _check_curves(path: Path, study: Study, specs: list[RunSpec]) -> None:
+    """An overfits claim needs a curve long enough to have a second half."""
     for i, claim in enumerate(study.claims):
         epochs = [s.epochs for s in specs if s.factors["level"] == claim["level"]]
-        if claim["kind"] == "overfits" and epochs and max(epochs) < CURVE:
+        if claim["kind"] == "overfits" and epochs and max(epochs) < OVERFIT_MIN_EPOCHS:
             raise BenchError(f"study file {path}: field 'claims[{i}]': an overfits claim needs "
-                             f"a learning curve of {CURVE} epochs or more; level "
+                             f"a learning curve of {OVERFIT_MIN_EPOCHS} epochs or more; level "
                              f"{claim['level']!r} trains {max(epochs)}")
-    return study
 
 
 def _builders_importable(path: Path, study: Study) -> None:
