@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from filelock import FileLock
 
-from bench.store import FINAL_STATUSES, ResultStore
+from bench.store import ResultStore
 from bench.studies.registry import Profile
 
 #: who trained a run: stored in its row so "exactly once" can be checked across processes
@@ -232,7 +232,3 @@ class UnitRunner:
         self.outcome.ran[status] += 1
         if failed is not None:
             self.outcome.failed.append(failed)
-
-
-def final(status: str | None) -> bool:
-    return status in FINAL_STATUSES
