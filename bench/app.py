@@ -152,14 +152,17 @@ def _run_session(request: RunRequest, runner: StudyRunner, session: dict[str, An
     """Run the batches, record the session's end whatever happens, compact, then derive."""
     store, executor = runner.store, runner.executor
     with StopFlag() as stop:  # held to the end: no Ctrl-C escapes between the phases
+        finished = False
         try:
             _run_batches(request, runner, stop, session)
+            finished = True
         except KeyboardInterrupt:  # a second Ctrl-C: stop now (the runs in flight are lost)
+            stop.closing = True
             runner.outcome.interrupted = True
             executor.close(now=True)
         finally:
             stop.closing = True  # the session's end is recorded whatever is pressed now
-            executor.close()
+            executor.close(now=not finished)  # after an error, no result can be kept: end now
             request.counts, failure = _compact(store)
             session.update(ended=time.time(), outcome=dict(runner.outcome.ran),
                            interrupted=runner.outcome.interrupted,
@@ -168,7 +171,8 @@ def _run_session(request: RunRequest, runner: StudyRunner, session: dict[str, An
                                                      workers))
         if failure:
             raise failure
-        stop.closing = False  # the report may be stopped: its tables are then stale, not lost
+        stop.stop, stop.closing = True, False  # one Ctrl-C stops the report: its tables are
+        # then stale, not lost (``bench compact`` computes them)
         try:
             _derive(store)
         except KeyboardInterrupt:
